@@ -1,0 +1,50 @@
+import { Command, CommanderError } from 'commander';
+import { isModelcarError, messageOf } from '../errors.js';
+import { VERSION } from '../version.js';
+import { registerCommands } from './commands.js';
+
+/** Exit codes: 0 success, 1 the work failed, 2 the command line was wrong. */
+async function main(argv: string[]): Promise<number> {
+  const program = new Command('modelcar')
+    .description(
+      'Turn a model (a Hugging Face repo or a local directory) into a KServe ModelCar OCI image, register it, and\n' +
+        'emit the manifests that serve and rebuild it. Rootless, daemonless, streamed, verified.',
+    )
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerCommands(program);
+  try {
+    await program.parseAsync(argv);
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version "errors" are normal exits; commander already printed the usage problem.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    reportError(e);
+    return isModelcarError(e) && e.kind === 'usage' ? 2 : 1;
+  }
+}
+
+function reportError(e: unknown): void {
+  if (isModelcarError(e)) {
+    process.stderr.write(`modelcar: error: ${e.message}\n`);
+    if (e.hint) process.stderr.write(`  hint: ${e.hint}\n`);
+    if (process.env.MODELCAR_DEBUG && e.cause) process.stderr.write(`  cause: ${messageOf(e.cause)}\n`);
+    return;
+  }
+  process.stderr.write(`modelcar: internal error: ${messageOf(e)}\n`);
+  if (process.env.MODELCAR_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+  process.stderr.write('  hint: this is a bug in modelcar; rerun with MODELCAR_DEBUG=1 and report the output.\n');
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    reportError(e);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,44 @@
+/**
+ * Every failure a user can meet is a ModelcarError: a one-line message saying what is wrong, and a hint saying what
+ * to do. The CLI prints both and exits non-zero; nothing else in the code prints errors.
+ */
+export type ErrorKind =
+  | 'usage' // bad flags or arguments
+  | 'reference' // an image reference that does not parse
+  | 'source' // the model source is missing, empty, unreadable or unsafe
+  | 'hub' // the Hugging Face Hub refused or failed
+  | 'integrity' // bytes did not match the sha256 they were promised to have
+  | 'limit' // the plan breaks a registry or layout limit
+  | 'base' // the base image cannot be found or used
+  | 'destination' // the destination cannot be written
+  | 'registry' // the registry answered with an error
+  | 'registry-auth' // the registry refused our credentials
+  | 'network' // a connection could not be made or was lost for good
+  | 'model-registry' // the Kubeflow Model Registry refused or failed
+  | 'cluster' // the Kubernetes API refused or failed
+  | 'internal';
+
+export class ModelcarError extends Error {
+  override readonly name = 'ModelcarError';
+  constructor(
+    readonly kind: ErrorKind,
+    message: string,
+    readonly hint?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function isModelcarError(e: unknown): e is ModelcarError {
+  return e instanceof ModelcarError;
+}
+
+/** The message of any thrown value, for wrapping low-level errors into ModelcarErrors. */
+export function messageOf(e: unknown): string {
+  if (e instanceof Error) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code && !e.message.includes(code) ? `${e.message} (${code})` : e.message;
+  }
+  return String(e);
+}

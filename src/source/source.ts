@@ -1,0 +1,41 @@
+import type { Readable } from 'node:stream';
+
+/** One regular file of a model, as its source lists it. */
+export interface SourceEntry {
+  /** POSIX path relative to the model root, no leading `./` or `/`, never `..`. */
+  readonly path: string;
+  readonly size: number;
+  /** Lower-case hex sha256 of the content when the source can vouch for it without reading (Hub LFS oid). */
+  readonly sha256?: string;
+}
+
+/** Where a model came from, carried into image annotations and the Model Registry. */
+export interface SourceIdentity {
+  /** A URI a user would recognise: `hf://org/name@<commit>` or `file:///abs/dir`. */
+  readonly uri: string;
+  /** A short human title, e.g. the repo name or directory name. */
+  readonly title: string;
+  /** Commit sha the bytes were pinned to, when the source has one. */
+  readonly revision?: string;
+  /** Commit time of that revision, used as the fixed timestamp when SOURCE_DATE_EPOCH is not set. */
+  readonly committedAt?: Date;
+  /** SPDX license id from the model card, when known. */
+  readonly license?: string;
+}
+
+/**
+ * A model source knows nothing about OCI: it lists files and opens them as byte streams.
+ * Implementations: local directory (local.ts), Hugging Face Hub (hf.ts).
+ */
+export interface ModelSource {
+  identity(): Promise<SourceIdentity>;
+  /** All files of the model, sorted by path (byte order), before any include/exclude filtering. */
+  list(): Promise<SourceEntry[]>;
+  /**
+   * The entry's bytes from `offset` to the end. The stream errors (never ends early) when fewer bytes than promised
+   * arrive, and errors with a ModelcarError of kind 'integrity' when the source can tell the bytes are wrong.
+   */
+  open(entry: SourceEntry, offset?: number): Promise<Readable>;
+  /** Release connections, file handles. */
+  close?(): Promise<void>;
+}
