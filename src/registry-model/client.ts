@@ -1,0 +1,382 @@
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { Agent, type Dispatcher, request } from 'undici';
+import { ModelcarError, messageOf } from '../errors.js';
+import { type TokenSource, tokenSource } from './token.js';
+import type {
+  ApiError,
+  Artifact,
+  ListPage,
+  ModelArtifact,
+  ModelArtifactCreate,
+  ModelVersion,
+  ModelVersionCreate,
+  RegisteredModel,
+  RegisteredModelCreate,
+} from './types.js';
+
+export const API_PATH = '/api/model_registry/v1alpha3';
+
+export interface ModelRegistryClientOptions {
+  /** `https://<name>-rest.<domain>`, `https://<gateway>/model-registry/<name>`, or with the API path already on. */
+  url: string;
+  token?: TokenSource;
+  /** PEM bundle trusted in addition to the system roots (OpenShift service CA, private PKI). */
+  caFile?: string;
+  /** Per-request limit for headers and body; the API answers small JSON documents. */
+  timeoutMs?: number;
+}
+
+type Method = 'GET' | 'POST' | 'PATCH';
+
+interface CallOptions {
+  query?: Record<string, string | undefined>;
+  body?: unknown;
+  /** Turn a JSON 404 into `undefined` (the find endpoints answer 404 when nothing matches). */
+  notFoundIsEmpty?: boolean;
+}
+
+/** An answer that carried a `{code, message}` error body; kept so callers can tell a 409 from other failures. */
+export class ModelRegistryHttpError extends ModelcarError {
+  constructor(
+    readonly status: number,
+    readonly apiError: ApiError | undefined,
+    message: string,
+    hint: string,
+  ) {
+    super('model-registry', message, hint);
+  }
+}
+
+/**
+ * A typed client for the few Model Registry endpoints registration needs. Every call reads the token again (rotated
+ * service-account tokens keep working), sends it only in the Authorization header, and scrubs it from any text that
+ * ends up in an error.
+ */
+export class ModelRegistryClient {
+  /** The URL the user gave, without credentials or trailing slash: what error messages show. */
+  readonly displayUrl: string;
+  private readonly apiBase: URL;
+  private readonly token: TokenSource;
+  private readonly dispatcher: Agent;
+  private readonly timeoutMs: number;
+  private readonly seenTokens = new Set<string>();
+
+  constructor(options: ModelRegistryClientOptions) {
+    this.apiBase = apiBaseUrl(options.url);
+    this.displayUrl = `${this.apiBase.origin}${this.apiBase.pathname.slice(0, -API_PATH.length)}`;
+    this.token = options.token ?? tokenSource();
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.dispatcher = new Agent({
+      connect: { timeout: 15_000, ...(options.caFile ? { ca: [...rootCertificates, readCa(options.caFile)] } : {}) },
+    });
+  }
+
+  get tokenDescription(): string {
+    return this.token.describe;
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+
+  findRegisteredModel(name: string): Promise<RegisteredModel | undefined> {
+    return this.call<RegisteredModel>('GET', '/registered_model', { query: { name }, notFoundIsEmpty: true });
+  }
+
+  async createRegisteredModel(body: RegisteredModelCreate): Promise<RegisteredModel> {
+    return (await this.call<RegisteredModel>('POST', '/registered_models', { body })) as RegisteredModel;
+  }
+
+  findModelVersion(name: string, registeredModelId: string): Promise<ModelVersion | undefined> {
+    return this.call<ModelVersion>('GET', '/model_version', {
+      query: { name, parentResourceId: registeredModelId },
+      notFoundIsEmpty: true,
+    });
+  }
+
+  async createModelVersion(body: ModelVersionCreate): Promise<ModelVersion> {
+    return (await this.call<ModelVersion>('POST', '/model_versions', { body })) as ModelVersion;
+  }
+
+  /** All model artifacts of a version, following `nextPageToken` to the end. */
+  async listModelArtifacts(modelVersionId: string): Promise<ModelArtifact[]> {
+    const out: ModelArtifact[] = [];
+    const seen = new Set<string>();
+    let nextPageToken: string | undefined;
+    for (;;) {
+      const page = (await this.call<ListPage<Artifact>>('GET', `/model_versions/${segment(modelVersionId)}/artifacts`, {
+        query: { artifactType: 'model-artifact', pageSize: '100', nextPageToken },
+      })) as ListPage<Artifact>;
+      for (const a of page.items ?? []) if (a.artifactType === 'model-artifact') out.push(a as ModelArtifact);
+      // a server that repeats its token would loop forever; stop at the first repeat.
+      if (!page.nextPageToken || seen.has(page.nextPageToken) || (page.items ?? []).length === 0) return out;
+      seen.add(page.nextPageToken);
+      nextPageToken = page.nextPageToken;
+    }
+  }
+
+  /** Creates the artifact and links it to the version in one call (what the Python client and the UI do). */
+  async createModelVersionArtifact(modelVersionId: string, body: ModelArtifactCreate): Promise<ModelArtifact> {
+    return (await this.call<ModelArtifact>('POST', `/model_versions/${segment(modelVersionId)}/artifacts`, {
+      body,
+    })) as ModelArtifact;
+  }
+
+  private async call<T>(method: Method, path: string, options: CallOptions = {}): Promise<T | undefined> {
+    const url = new URL(this.apiBase.href + path);
+    for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
+    const what = `${method} ${API_PATH}${path}`;
+    const token = await this.token.read();
+    if (token) this.seenTokens.add(token);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+
+    let res: Dispatcher.ResponseData;
+    let text: string;
+    try {
+      res = await request(url, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        dispatcher: this.dispatcher,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+      text = await res.body.text();
+    } catch (e) {
+      throw this.connectionError(e, what);
+    }
+    const status = res.statusCode;
+    const contentType = String(res.headers['content-type'] ?? '');
+    const json = parseJson(text);
+
+    if (status >= 200 && status < 300) {
+      if (json === undefined || typeof json !== 'object' || json === null) {
+        throw new ModelcarError(
+          'model-registry',
+          `${this.displayUrl} answered ${what} with ${describeBody(contentType, text)}, not the JSON of the Model Registry API`,
+          looksLikeHtml(contentType, text)
+            ? 'an HTML page usually is the login page of an auth proxy: pass a token (--token-file) or use the registry REST route (https://<name>-rest.<domain>)'
+            : 'check that --model-registry points at the Model Registry REST endpoint (https://<name>-rest.<domain>)',
+        );
+      }
+      return json as T;
+    }
+    const apiError = asApiError(json);
+    if (status === 404 && apiError && options.notFoundIsEmpty) return undefined;
+    if (status >= 300 && status < 400) {
+      throw new ModelcarError(
+        'model-registry',
+        `${this.displayUrl} answered ${what} with a redirect (${status}) to ${this.scrub(String(res.headers.location ?? '?'))}`,
+        /oauth|login|sign_in/i.test(String(res.headers.location ?? ''))
+          ? `that is an auth proxy sending us to its login page: ${this.authHint(token, 401)}`
+          : 'use the final URL of the Model Registry REST endpoint (https://<name>-rest.<domain>)',
+      );
+    }
+    if ((status === 401 || status === 403) && !apiError) {
+      // kube-rbac-proxy / oauth-proxy answer in plain text or HTML, not with the API's error body.
+      const refused = token
+        ? `refused the token from ${this.token.describe}`
+        : 'refused the request: no token was sent';
+      throw new ModelRegistryHttpError(
+        status,
+        undefined,
+        `${this.displayUrl} ${refused} (${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'} from ${what}; ${describeBody(contentType, this.scrub(text))})`,
+        this.authHint(token, status),
+      );
+    }
+    if (apiError) {
+      const message = this.scrub(apiError.message).replace(/\s+/g, ' ').trim();
+      throw new ModelRegistryHttpError(
+        status,
+        apiError,
+        `the Model Registry at ${this.displayUrl} refused ${what}: ${status} ${this.scrub(apiError.code)}: ${message}`,
+        this.statusHint(status, token),
+      );
+    }
+    throw new ModelRegistryHttpError(
+      status,
+      undefined,
+      `${this.displayUrl} answered ${what} with ${status} and ${describeBody(contentType, this.scrub(text))}`,
+      status === 404
+        ? 'no Model Registry API at that address: check --model-registry (https://<name>-rest.<domain>, or https://<gateway>/model-registry/<name>)'
+        : this.statusHint(status, token),
+    );
+  }
+
+  private statusHint(status: number, token: string | undefined): string {
+    if (status === 401 || status === 403) return this.authHint(token, status);
+    if (status === 400 || status === 422)
+      return 'the server rejected the request; if it names an unknown field the server is older than the v1alpha3 API modelcar speaks: upgrade it or report the server version';
+    if (status === 404) return 'the object disappeared while modelcar was working (deleted concurrently?); rerun';
+    if (status === 409) return 'another client changed the same object at the same moment; rerun the command';
+    if (status >= 500)
+      return 'the Model Registry server failed: check its pod logs and its database, then rerun (registration is idempotent)';
+    return 'check --model-registry and rerun';
+  }
+
+  private authHint(token: string | undefined, status: number): string {
+    if (!token)
+      return 'pass --token-file FILE (e.g. from `oc whoami -t`), set MODEL_REGISTRY_TOKEN, or run in a pod whose service-account token is mounted';
+    if (status === 401)
+      return `the token from ${this.token.describe} is invalid or expired for this cluster: get a fresh one (oc whoami -t, or oc create token SA)`;
+    return `the identity behind the token from ${this.token.describe} lacks access: it needs "get" on services/<registry-name> in the registries namespace (role registry-user-<registry-name>, or group <registry-name>-users)`;
+  }
+
+  private connectionError(e: unknown, what: string): ModelcarError {
+    if (e instanceof ModelcarError) return e;
+    const code = errorCode(e);
+    const detail = this.scrub(messageOf(e));
+    if (code === 'ECONNREFUSED')
+      return new ModelcarError(
+        'network',
+        `cannot reach the Model Registry at ${this.displayUrl}: connection refused`,
+        'check --model-registry (host and port) and that the registry is running; inside a cluster use the service (port 8443 or 8080), outside use its route',
+        { cause: e },
+      );
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+      return new ModelcarError(
+        'network',
+        `cannot reach the Model Registry at ${this.displayUrl}: the host name does not resolve`,
+        'check the host in --model-registry (oc get route -n <registries-namespace>)',
+        { cause: e },
+      );
+    if (code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME/.test(code))
+      return new ModelcarError(
+        'network',
+        `the TLS certificate of ${this.displayUrl} is not trusted: ${detail}`,
+        'pass --ca-file with the CA that signed it (for the OpenShift service CA: /var/run/secrets/kubernetes.io/serviceaccount/service-ca.crt); verification stays on',
+        { cause: e },
+      );
+    if (code && /TIMEOUT/.test(code))
+      return new ModelcarError(
+        'network',
+        `the Model Registry at ${this.displayUrl} did not answer ${what} in time`,
+        'check the registry and the network path to it, then rerun',
+        { cause: e },
+      );
+    return new ModelcarError(
+      'network',
+      `cannot reach the Model Registry at ${this.displayUrl}: ${detail}`,
+      'check --model-registry and the network path to it, then rerun',
+      { cause: e },
+    );
+  }
+
+  /** Remove every token this client has sent from text that may be printed. */
+  private scrub(text: string): string {
+    let out = text;
+    for (const t of this.seenTokens) out = out.split(t).join('[redacted]');
+    return out;
+  }
+}
+
+/** Accepts the registry root (with an optional gateway prefix) or the full API base; returns the API base. */
+export function apiBaseUrl(input: string): URL {
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    throw new ModelcarError(
+      'usage',
+      `--model-registry ${JSON.stringify(input)} is not a URL`,
+      'give the REST endpoint, e.g. https://my-registry-rest.apps.example.com',
+    );
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new ModelcarError(
+      'usage',
+      `--model-registry must be an http(s) URL, not ${url.protocol}`,
+      'e.g. https://my-registry-rest.apps.example.com',
+    );
+  if (url.username || url.password)
+    throw new ModelcarError(
+      'usage',
+      '--model-registry must not carry credentials in the URL',
+      'pass the token with --token-file or MODEL_REGISTRY_TOKEN instead',
+    );
+  if (url.search || url.hash)
+    throw new ModelcarError(
+      'usage',
+      '--model-registry must not have a query or fragment',
+      'e.g. https://my-registry-rest.apps.example.com',
+    );
+  let path = url.pathname.replace(/\/+$/, '');
+  if (path.endsWith(API_PATH)) path = path.slice(0, -API_PATH.length);
+  url.pathname = `${path}${API_PATH}`;
+  return url;
+}
+
+function readCa(file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ModelcarError(
+      'usage',
+      `cannot read --ca-file ${file}: ${messageOf(e)}`,
+      'give a PEM file with the CA certificate(s)',
+      { cause: e },
+    );
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new ModelcarError(
+      'usage',
+      `--ca-file ${file} holds no PEM certificate`,
+      'give a PEM file (-----BEGIN CERTIFICATE-----)',
+    );
+  return pem;
+}
+
+function segment(id: string): string {
+  // ids come from the server, but a path segment must never be able to walk elsewhere
+  return encodeURIComponent(id);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function asApiError(json: unknown): ApiError | undefined {
+  if (typeof json !== 'object' || json === null) return undefined;
+  const { code, message } = json as Record<string, unknown>;
+  return typeof code === 'string' && typeof message === 'string' ? { code, message } : undefined;
+}
+
+function looksLikeHtml(contentType: string, text: string): boolean {
+  return contentType.includes('html') || /^\s*<(!doctype|html)/i.test(text);
+}
+
+/** A short, printable account of a non-API body: the page title, or the first line of text. */
+function describeBody(contentType: string, text: string): string {
+  if (text.trim() === '') return 'an empty body';
+  if (looksLikeHtml(contentType, text)) {
+    const title = /<title[^>]*>([^<]*)<\/title>/i.exec(text)?.[1]?.trim();
+    return title ? `an HTML page titled ${JSON.stringify(clip(title))}` : 'an HTML page';
+  }
+  const first = text.trim().split(/\r?\n/, 1)[0] ?? '';
+  return `body ${JSON.stringify(clip(first))}`;
+}
+
+function clip(s: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we strip
+  const printable = s.replace(/[\x00-\x1f\x7f]/g, ' ');
+  return printable.length > 200 ? `${printable.slice(0, 200)}…` : printable;
+}
+
+function errorCode(e: unknown): string | undefined {
+  // undici wraps socket errors in `cause`; dual-stack connects fail with an AggregateError holding one per address
+  for (let cur: unknown = e, depth = 0; cur && depth < 5; depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string' && code !== 'UND_ERR_SOCKET') return code;
+    const inner = (cur as { errors?: unknown[] }).errors;
+    cur = (cur as { cause?: unknown }).cause ?? (Array.isArray(inner) ? inner[0] : undefined);
+  }
+  return undefined;
+}
