@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { register as registerDeploy } from './deploy.js';
+import { register as registerPipeline } from './pipeline.js';
 
 /**
  * One line per command. Each command module exports `register(program)` that adds its subcommand.
@@ -6,4 +8,6 @@ import type { Command } from 'commander';
  */
 export function registerCommands(program: Command): void {
   void program;
+  registerDeploy(program);
+  registerPipeline(program);
 }

@@ -1,0 +1,198 @@
+import { readFile } from 'node:fs/promises';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { parseServingRef } from '../deploy/image-ref.js';
+import { DEFAULT_MAX_MODEL_LEN_CAP, DEFAULT_RUNTIME_IMAGE, defaultName, deployManifests } from '../deploy/kserve.js';
+import { dnsLabel } from '../deploy/manifest.js';
+import { readModelConfig, readModelDir } from '../deploy/model-dir.js';
+import { renderToStdout, writeManifests } from '../deploy/write.js';
+import { ModelcarError, messageOf } from '../errors.js';
+
+function positiveInt(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a whole number >= 1`);
+    return n;
+  };
+}
+
+function positiveNumber(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!(n > 0)) throw new InvalidArgumentError(`${flag} must be a positive number`);
+    return n;
+  };
+}
+
+interface DeployFlags {
+  image: string;
+  modelDir?: string;
+  modelConfig?: string;
+  name?: string;
+  namespace?: string;
+  gpus: number;
+  gpuMemory: number;
+  runtimeImage: string;
+  maxModelLen?: number;
+  dtype?: string;
+  quantization?: string;
+  mode: 'modelcar' | 'image-volume';
+  deploymentMode: 'RawDeployment' | 'Serverless';
+  cpu: string;
+  memory: string;
+  pullSecret?: string;
+  ociConnection?: string;
+  pullSecretFile?: string;
+  registeredModelId?: string;
+  modelVersionId?: string;
+  modelRegistryName?: string;
+  output?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('deploy')
+    .description(
+      'Write a KServe ServingRuntime (vLLM) and InferenceService for a ModelCar image. vLLM arguments come from the\n' +
+        "model's own config.json; prints a GPU memory estimate and warns when the model will not fit.",
+    )
+    .requiredOption(
+      '--image <ref>',
+      'the ModelCar image, pinned by digest: HOST/REPO@sha256:<digest> (tags alone are refused)',
+    )
+    .option(
+      '--model-dir <dir>',
+      'the model directory (config.json, params.json, weights) to derive vLLM arguments from',
+    )
+    .option(
+      '--model-config <file>',
+      'only the model config.json, when the weights are not at hand (sizes are then estimated)',
+    )
+    .option('--name <name>', 'InferenceService name (default: the image repository name)')
+    .option('-n, --namespace <ns>', 'namespace to put in the manifests (default: none, i.e. the current one)')
+    .option('--gpus <n>', 'GPUs per replica; also vLLM --tensor-parallel-size', positiveInt('--gpus'), 1)
+    .option('--gpu-memory <GiB>', 'memory of one GPU, for the fit estimate', positiveNumber('--gpu-memory'), 80)
+    .option(
+      '--runtime-image <ref>',
+      'vLLM OpenAI-compatible server image (pin it; a digest is best)',
+      DEFAULT_RUNTIME_IMAGE,
+    )
+    .option(
+      '--max-model-len <tokens>',
+      `vLLM --max-model-len (default: the model's context, capped at ${DEFAULT_MAX_MODEL_LEN_CAP})`,
+      positiveInt('--max-model-len'),
+    )
+    .option('--dtype <dtype>', "vLLM --dtype (default: the config's torch_dtype; left to vLLM for quantized models)")
+    .option('--quantization <method>', 'vLLM --quantization (default: none; vLLM reads quantization_config itself)')
+    .addOption(
+      new Option(
+        '--mode <mode>',
+        'modelcar: oci:// sidecar; image-volume: oci+native:// (KServe >= 0.20, Kubernetes >= 1.33)',
+      )
+        .choices(['modelcar', 'image-volume'])
+        .default('modelcar'),
+    )
+    .addOption(
+      new Option('--deployment-mode <mode>', 'KServe deployment mode annotation')
+        .choices(['RawDeployment', 'Serverless'])
+        .default('RawDeployment'),
+    )
+    .option('--cpu <quantity>', 'CPU request of the runtime container', '4')
+    .option('--memory <quantity>', 'memory request and limit of the runtime container', '32Gi')
+    .option(
+      '--pull-secret <name>',
+      'existing kubernetes.io/dockerconfigjson Secret for the image, set as imagePullSecrets',
+    )
+    .option(
+      '--oci-connection <name>',
+      'existing OpenShift AI OCI connection Secret, referenced by the opendatahub.io/connections annotation',
+    )
+    .option(
+      '--pull-secret-file <file>',
+      'also generate that Secret from this dockerconfigjson file (needs --output; written mode 0600, never to stdout)',
+    )
+    .option(
+      '--registered-model-id <id>',
+      'Model Registry registered model id (label modelregistry.opendatahub.io/registered-model-id)',
+    )
+    .option(
+      '--model-version-id <id>',
+      'Model Registry model version id (label modelregistry.opendatahub.io/model-version-id)',
+    )
+    .option('--model-registry-name <name>', 'Model Registry instance name (label modelregistry.opendatahub.io/name)')
+    .option('-o, --output <dir>', 'write one YAML file per object into DIR (default: multi-document YAML on stdout)')
+    .action(async (flags: DeployFlags) => {
+      const image = parseServingRef(flags.image);
+      if (!flags.modelDir === !flags.modelConfig) {
+        throw new ModelcarError(
+          'usage',
+          'pass exactly one of --model-dir or --model-config',
+          'the vLLM arguments come from the model config',
+        );
+      }
+      if ((flags.registeredModelId === undefined) !== (flags.modelVersionId === undefined)) {
+        throw new ModelcarError(
+          'usage',
+          '--registered-model-id and --model-version-id go together',
+          'pass both (modelcar build --register prints them)',
+        );
+      }
+      if (flags.pullSecretFile && !flags.pullSecret && !flags.ociConnection) {
+        throw new ModelcarError(
+          'usage',
+          '--pull-secret-file needs a Secret name',
+          'add --pull-secret NAME or --oci-connection NAME',
+        );
+      }
+      if (flags.pullSecretFile && !flags.output) {
+        throw new ModelcarError(
+          'usage',
+          'refusing to print a Secret to stdout',
+          'add --output DIR; the Secret is written there with mode 0600',
+        );
+      }
+      let pullSecretJson: string | undefined;
+      if (flags.pullSecretFile) {
+        try {
+          pullSecretJson = await readFile(flags.pullSecretFile, 'utf8');
+        } catch (e) {
+          throw new ModelcarError(
+            'usage',
+            `cannot read --pull-secret-file: ${messageOf(e)}`,
+            'pass a readable dockerconfigjson file',
+          );
+        }
+      }
+      const facts = flags.modelDir
+        ? await readModelDir(flags.modelDir)
+        : await readModelConfig(flags.modelConfig as string);
+      const result = deployManifests({
+        image,
+        facts,
+        name: flags.name ? dnsLabel(flags.name, 45) : defaultName(image),
+        ...(flags.namespace ? { namespace: flags.namespace } : {}),
+        gpus: flags.gpus,
+        gpuMemoryGiB: flags.gpuMemory,
+        runtimeImage: flags.runtimeImage,
+        ...(flags.maxModelLen ? { maxModelLen: flags.maxModelLen } : {}),
+        ...(flags.dtype ? { dtype: flags.dtype } : {}),
+        ...(flags.quantization ? { quantization: flags.quantization } : {}),
+        mode: flags.mode,
+        deploymentMode: flags.deploymentMode,
+        cpu: flags.cpu,
+        memory: flags.memory,
+        ...(flags.pullSecret ? { pullSecret: flags.pullSecret } : {}),
+        ...(flags.ociConnection ? { ociConnection: flags.ociConnection } : {}),
+        ...(pullSecretJson !== undefined ? { pullSecretJson } : {}),
+        ...(flags.registeredModelId ? { registeredModelId: flags.registeredModelId } : {}),
+        ...(flags.modelVersionId ? { modelVersionId: flags.modelVersionId } : {}),
+        ...(flags.modelRegistryName ? { modelRegistryName: flags.modelRegistryName } : {}),
+      });
+      for (const w of result.warnings) process.stderr.write(`modelcar: warning: ${w}\n`);
+      if (flags.output) {
+        for (const path of await writeManifests(flags.output, result.manifests))
+          process.stderr.write(`wrote ${path}\n`);
+      } else {
+        process.stdout.write(renderToStdout(result.manifests));
+      }
+    });
+}

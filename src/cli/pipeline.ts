@@ -1,0 +1,136 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { type Command, InvalidArgumentError } from 'commander';
+import { parseDestinationRef } from '../deploy/image-ref.js';
+import { kustomizeFiles } from '../deploy/kustomize.js';
+import { dnsLabel } from '../deploy/manifest.js';
+import {
+  ASSUMED_THROUGHPUT_MBPS,
+  goDuration,
+  type PipelineOptions,
+  pipelineManifests,
+  TIMEOUT_BASE_MINUTES,
+  UNKNOWN_SIZE_TIMEOUT_MINUTES,
+} from '../deploy/tekton.js';
+import { renderToStdout, writeManifests } from '../deploy/write.js';
+import { ModelcarError, messageOf } from '../errors.js';
+import { VERSION } from '../version.js';
+
+/** Where release builds of the Containerfile are to be published; override with --modelcar-image. */
+export const DEFAULT_MODELCAR_IMAGE = `quay.io/modelcar/modelcar:${VERSION}`;
+
+interface PipelineFlags {
+  source: string;
+  sourcePvc?: string;
+  to: string;
+  namespace: string;
+  name: string;
+  modelcarImage: string;
+  modelSize?: number;
+  hfTokenSecret: string;
+  registryAuthSecret?: string;
+  modelRegistry?: string;
+  cache?: string;
+  inline?: boolean;
+  output?: string;
+  kustomize?: string;
+  overlay?: string;
+}
+
+function positiveNumber(v: string): number {
+  const n = Number(v);
+  if (!(n > 0)) throw new InvalidArgumentError('--model-size must be a positive number of GB');
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('pipeline')
+    .description(
+      'Write Tekton v1 manifests (ServiceAccount, RoleBinding, Task, Pipeline, PipelineRun) that run `modelcar build`\n' +
+        'in-cluster under the restricted-v2 SCC, plus optionally a Kustomize base and overlay for a GitOps repo.',
+    )
+    .requiredOption('--source <source>', 'hf://ORG/NAME[@REV] (streamed, no PVC), or a directory inside --source-pvc')
+    .option('--source-pvc <claim>', 'existing PVC holding the model directory given as --source')
+    .requiredOption(
+      '--to <ref>',
+      'destination HOST/REPO:TAG (never latest); the internal registry is HOST/<namespace>/<name>',
+    )
+    .requiredOption('-n, --namespace <ns>', 'namespace the pipeline runs in')
+    .option('--name <name>', 'name of the Task, Pipeline and ServiceAccount', 'modelcar-build')
+    .option(
+      '--modelcar-image <ref>',
+      'the modelcar tool image (built from the Containerfile); pin it',
+      DEFAULT_MODELCAR_IMAGE,
+    )
+    .option(
+      '--model-size <GB>',
+      `model size, to size timeouts: ${TIMEOUT_BASE_MINUTES} min + 2 x size at ${ASSUMED_THROUGHPUT_MBPS} MB/s (default without it: ${goDuration(UNKNOWN_SIZE_TIMEOUT_MINUTES)})`,
+      positiveNumber,
+    )
+    .option(
+      '--hf-token-secret <name>',
+      'Secret with key `token` for gated Hugging Face models (optional at run time)',
+      'hf-token',
+    )
+    .option(
+      '--registry-auth-secret <name>',
+      'kubernetes.io/dockerconfigjson Secret for an external destination registry',
+    )
+    .option('--model-registry <url>', 'Kubeflow Model Registry REST URL: adds --register to the build')
+    .option('--cache <size>', 'an emptyDir cache with this size limit (e.g. 100Gi); default: none, fully streamed')
+    .option(
+      '--inline',
+      'emit one self-contained PipelineRun (inline pipelineSpec/taskSpec) instead of Task + Pipeline + run',
+    )
+    .option('-o, --output <dir>', 'write one YAML file per object into DIR (default: multi-document YAML on stdout)')
+    .option('--kustomize <dir>', 'also write a Kustomize base/ and overlays/<overlay>/ into DIR')
+    .option('--overlay <name>', 'overlay name for --kustomize (default: the destination repository name)')
+    .action(async (flags: PipelineFlags) => {
+      const destination = parseDestinationRef(flags.to);
+      const opts: PipelineOptions = {
+        name: dnsLabel(flags.name, 52),
+        namespace: flags.namespace,
+        source: flags.source,
+        ...(flags.sourcePvc ? { sourcePvc: flags.sourcePvc } : {}),
+        destination,
+        modelcarImage: flags.modelcarImage,
+        ...(flags.modelSize !== undefined ? { modelSizeGB: flags.modelSize } : {}),
+        hfTokenSecret: flags.hfTokenSecret,
+        ...(flags.registryAuthSecret ? { registryAuthSecret: flags.registryAuthSecret } : {}),
+        ...(flags.modelRegistry ? { modelRegistry: flags.modelRegistry } : {}),
+        ...(flags.cache ? { cache: flags.cache } : {}),
+      };
+      const result = pipelineManifests(opts, flags.inline === true);
+      for (const w of result.warnings) process.stderr.write(`modelcar: warning: ${w}\n`);
+      if (flags.kustomize) {
+        if (flags.inline)
+          throw new ModelcarError(
+            'usage',
+            '--inline and --kustomize are exclusive',
+            'a GitOps base keeps Task and Pipeline apart',
+          );
+        const overlay = dnsLabel(flags.overlay ?? destination.repository.split('/').pop() ?? 'model');
+        try {
+          for (const f of kustomizeFiles(result, opts, overlay)) {
+            const path = join(flags.kustomize, f.path);
+            await mkdir(dirname(path), { recursive: true });
+            await writeFile(path, f.content);
+            process.stderr.write(`wrote ${path}\n`);
+          }
+        } catch (e) {
+          throw new ModelcarError(
+            'destination',
+            `cannot write ${flags.kustomize}: ${messageOf(e)}`,
+            'pass a writable --kustomize DIR',
+          );
+        }
+      }
+      if (flags.output) {
+        for (const path of await writeManifests(flags.output, result.manifests))
+          process.stderr.write(`wrote ${path}\n`);
+      } else if (!flags.kustomize) {
+        process.stdout.write(renderToStdout(result.manifests));
+      }
+    });
+}

@@ -1,0 +1,336 @@
+/**
+ * KServe manifests to serve a ModelCar image with vLLM: a ServingRuntime whose arguments come from the model's own
+ * config, and an InferenceService pointing at the image by digest. Pure: returns objects; the CLI writes them.
+ */
+import { ModelcarError } from '../errors.js';
+import { formatRef, type ImageRef, parsePinnedImage } from './image-ref.js';
+import { dnsLabel, type K8sObject, MANAGED_BY, type Manifest } from './manifest.js';
+import { estimateMemory, type MemoryEstimate } from './memory.js';
+import { type ModelFacts, vllmQuantizationArg } from './model-facts.js';
+
+/**
+ * vLLM's own OpenAI-compatible server image, pinned to a release. Override with --runtime-image, ideally by digest
+ * (e.g. the vLLM image your OpenShift AI release ships).
+ */
+export const DEFAULT_RUNTIME_IMAGE = 'docker.io/vllm/vllm-openai:v0.11.0';
+/** A context default that serves most uses without reserving KV cache for 128k-token prompts nobody sends. */
+export const DEFAULT_MAX_MODEL_LEN_CAP = 32768;
+/** When the config does not say, vLLM would fall back to 2048; we assume this for the estimate only. */
+const ASSUMED_CONTEXT = 4096;
+
+export type StorageMode = 'modelcar' | 'image-volume';
+export type DeploymentMode = 'RawDeployment' | 'Serverless';
+
+export interface DeployOptions {
+  image: ImageRef & { digest: string };
+  facts: ModelFacts;
+  name: string;
+  namespace?: string;
+  gpus: number;
+  gpuMemoryGiB: number;
+  runtimeImage: string;
+  maxModelLen?: number;
+  dtype?: string;
+  quantization?: string;
+  mode: StorageMode;
+  deploymentMode: DeploymentMode;
+  cpu: string;
+  memory: string;
+  pullSecret?: string;
+  ociConnection?: string;
+  /** Contents of a dockerconfigjson file, only when the user asked for a Secret to be generated. */
+  pullSecretJson?: string;
+  registeredModelId?: string;
+  modelVersionId?: string;
+  modelRegistryName?: string;
+}
+
+export interface DeployResult {
+  manifests: Manifest[];
+  args: string[];
+  maxModelLen: number | undefined;
+  estimate: MemoryEstimate;
+  warnings: string[];
+}
+
+const GPU = 'nvidia.com/gpu';
+
+/** Restricted-v2 compatible and least privilege; no UID: OpenShift assigns one from the namespace range. */
+export const RESTRICTED_CONTAINER_SECURITY = {
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+  runAsNonRoot: true,
+  seccompProfile: { type: 'RuntimeDefault' },
+} as const;
+
+function resolveMaxModelLen(o: DeployOptions): number | undefined {
+  const max = o.facts.maxContext;
+  if (o.maxModelLen !== undefined) {
+    if (max !== undefined && o.maxModelLen > max) {
+      throw new ModelcarError(
+        'usage',
+        `--max-model-len ${o.maxModelLen} is longer than the model's context (${max})`,
+        `pass --max-model-len ${max} or less; vLLM refuses longer values`,
+      );
+    }
+    return o.maxModelLen;
+  }
+  return max === undefined ? undefined : Math.min(max, DEFAULT_MAX_MODEL_LEN_CAP);
+}
+
+function quantizationArg(o: DeployOptions): string | undefined {
+  const q = o.facts.quantization;
+  if (o.quantization === undefined) return vllmQuantizationArg(o.facts);
+  // An explicit method that disagrees with the checkpoint's makes vLLM fail at start: refuse it here instead.
+  if (q && !o.quantization.startsWith(q.method === 'other' ? q.raw : q.method)) {
+    throw new ModelcarError(
+      'usage',
+      `--quantization ${o.quantization} does not match the model's quantization_config (${q.raw})`,
+      'drop --quantization: vLLM reads the method from config.json',
+    );
+  }
+  return o.quantization;
+}
+
+export function vllmArgs(o: DeployOptions, maxModelLen: number | undefined): string[] {
+  const f = o.facts;
+  const args = ['--model=/mnt/models', `--served-model-name=${o.name}`, '--port=8080'];
+  // A quantized checkpoint's kernels pick their activation dtype; forcing the config's dtype can be refused.
+  const dtype = o.dtype ?? (f.quantization ? undefined : f.dtype);
+  if (dtype) args.push(`--dtype=${dtype}`);
+  if (maxModelLen !== undefined) args.push(`--max-model-len=${maxModelLen}`);
+  args.push(`--tensor-parallel-size=${o.gpus}`);
+  const quant = quantizationArg(o);
+  if (quant) args.push(`--quantization=${quant}`);
+  if (f.mistralNative) args.push('--tokenizer-mode=mistral', '--config-format=mistral', '--load-format=mistral');
+  return args;
+}
+
+function resources(o: DeployOptions): Record<string, unknown> {
+  return {
+    requests: { cpu: o.cpu, memory: o.memory, [GPU]: String(o.gpus) },
+    limits: { memory: o.memory, [GPU]: String(o.gpus) },
+  };
+}
+
+export function servingRuntime(o: DeployOptions, args: string[]): K8sObject {
+  return {
+    apiVersion: 'serving.kserve.io/v1alpha1',
+    kind: 'ServingRuntime',
+    metadata: {
+      name: `${o.name}-vllm`,
+      ...(o.namespace ? { namespace: o.namespace } : {}),
+      labels: { ...MANAGED_BY, 'opendatahub.io/dashboard': 'true' },
+      annotations: {
+        'openshift.io/display-name': `vLLM for ${o.name}`,
+        'opendatahub.io/recommended-accelerators': JSON.stringify([GPU]),
+        'opendatahub.io/apiProtocol': 'REST',
+      },
+    },
+    spec: {
+      annotations: { 'prometheus.kserve.io/port': '8080', 'prometheus.kserve.io/path': '/metrics' },
+      multiModel: false,
+      supportedModelFormats: [{ name: 'vLLM', autoSelect: true }],
+      containers: [
+        {
+          name: 'kserve-container',
+          image: o.runtimeImage,
+          command: ['python3', '-m', 'vllm.entrypoints.openai.api_server'],
+          args,
+          env: [
+            // OpenShift runs the pod under an arbitrary UID whose HOME is `/`: point every cache at a writable dir.
+            { name: 'HOME', value: '/tmp' },
+            { name: 'HF_HOME', value: '/tmp/hf_home' },
+            // The model is in the image: never reach out to the Hub at start.
+            { name: 'HF_HUB_OFFLINE', value: '1' },
+          ],
+          ports: [{ containerPort: 8080, protocol: 'TCP' }],
+          resources: resources(o),
+          securityContext: RESTRICTED_CONTAINER_SECURITY,
+          volumeMounts: [{ name: 'shm', mountPath: '/dev/shm' }],
+        },
+      ],
+      // Tensor parallelism moves activations between GPU workers through /dev/shm; the default 64 MiB is too small.
+      volumes: [{ name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: '2Gi' } }],
+    },
+  };
+}
+
+export function storageUri(o: DeployOptions): string {
+  const ref = formatRef({ host: o.image.host, repository: o.image.repository, digest: o.image.digest });
+  return `${o.mode === 'image-volume' ? 'oci+native://' : 'oci://'}${ref}`;
+}
+
+export function inferenceService(o: DeployOptions): K8sObject {
+  const labels: Record<string, string> = { ...MANAGED_BY, 'opendatahub.io/dashboard': 'true' };
+  if (o.registeredModelId) labels['modelregistry.opendatahub.io/registered-model-id'] = o.registeredModelId;
+  if (o.modelVersionId) labels['modelregistry.opendatahub.io/model-version-id'] = o.modelVersionId;
+  if (o.modelRegistryName) labels['modelregistry.opendatahub.io/name'] = o.modelRegistryName;
+  const annotations: Record<string, string> = {
+    'openshift.io/display-name': o.name,
+    'serving.kserve.io/deploymentMode': o.deploymentMode,
+  };
+  // The OpenShift AI webhook turns this into predictor imagePullSecrets from the connection Secret.
+  if (o.ociConnection) annotations['opendatahub.io/connections'] = o.ociConnection;
+  return {
+    apiVersion: 'serving.kserve.io/v1beta1',
+    kind: 'InferenceService',
+    metadata: { name: o.name, ...(o.namespace ? { namespace: o.namespace } : {}), labels, annotations },
+    spec: {
+      predictor: {
+        // Scale-to-zero would unload a multi-GB model and make the next request wait for a GPU pod to start.
+        minReplicas: 1,
+        ...(o.pullSecret ? { imagePullSecrets: [{ name: o.pullSecret }] } : {}),
+        model: {
+          modelFormat: { name: 'vLLM' },
+          runtime: `${o.name}-vllm`,
+          storageUri: storageUri(o),
+          resources: resources(o),
+        },
+      },
+    },
+  };
+}
+
+/** The registry base the OpenShift AI OCI connection type calls OCI_HOST: scheme, host and organisation. */
+export function ociHost(image: ImageRef): string {
+  const parts = image.repository.split('/');
+  const org = parts.length > 1 ? `/${parts.slice(0, -1).join('/')}` : '';
+  return `https://${image.host}${org}`;
+}
+
+function b64(s: string): string {
+  return Buffer.from(s, 'utf8').toString('base64');
+}
+
+/** Only when the user passed --pull-secret-file: a Secret for the pull credentials, as plain pull secret or as an OpenShift AI OCI connection. */
+export function pullSecret(o: DeployOptions): K8sObject | undefined {
+  if (o.pullSecretJson === undefined) return undefined;
+  const name = o.ociConnection ?? o.pullSecret;
+  if (!name)
+    throw new ModelcarError(
+      'internal',
+      'pull secret without a name',
+      'pass --pull-secret NAME or --oci-connection NAME',
+    );
+  const data: Record<string, string> = { '.dockerconfigjson': b64(o.pullSecretJson) };
+  const metadata: Record<string, unknown> = {
+    name,
+    ...(o.namespace ? { namespace: o.namespace } : {}),
+    labels: { ...MANAGED_BY },
+  };
+  if (o.ociConnection) {
+    data.OCI_HOST = b64(ociHost(o.image));
+    metadata.labels = { ...MANAGED_BY, 'opendatahub.io/dashboard': 'true' };
+    metadata.annotations = {
+      // The protocol annotation is the current one; the type ref is what older dashboards read.
+      'opendatahub.io/connection-type-protocol': 'oci',
+      'opendatahub.io/connection-type-ref': 'oci-v1',
+      'openshift.io/display-name': name,
+    };
+  }
+  return { apiVersion: 'v1', kind: 'Secret', metadata, type: 'kubernetes.io/dockerconfigjson', data };
+}
+
+/** Checks a dockerconfigjson file's shape without ever echoing its content. */
+export function checkDockerConfig(json: string, image: ImageRef): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new ModelcarError(
+      'usage',
+      '--pull-secret-file is not valid JSON',
+      'pass a dockerconfigjson file: {"auths": {"HOST": {"auth": "..."}}}',
+    );
+  }
+  const auths = (parsed as { auths?: unknown })?.auths;
+  if (auths === null || typeof auths !== 'object') {
+    throw new ModelcarError(
+      'usage',
+      '--pull-secret-file has no "auths" object',
+      'pass a dockerconfigjson file (podman login --authfile FILE writes one)',
+    );
+  }
+  return Object.keys(auths as object).some((k) => k.replace(/^https?:\/\//, '').split('/')[0] === image.host)
+    ? []
+    : [`--pull-secret-file has no credentials for ${image.host}; the pull will be anonymous`];
+}
+
+export function deployManifests(o: DeployOptions): DeployResult {
+  if (!Number.isInteger(o.gpus) || o.gpus < 1) {
+    throw new ModelcarError(
+      'usage',
+      `--gpus must be a whole number >= 1, got ${o.gpus}`,
+      'vLLM needs at least one GPU',
+    );
+  }
+  if (o.facts.numHeads !== undefined && o.facts.numHeads % o.gpus !== 0) {
+    throw new ModelcarError(
+      'usage',
+      `--gpus ${o.gpus} does not divide the model's ${o.facts.numHeads} attention heads`,
+      'vLLM shards heads across GPUs (tensor parallel): pick a GPU count that divides the head count, such as 1, 2, 4 or 8',
+    );
+  }
+  if (o.pullSecret && o.ociConnection) {
+    throw new ModelcarError(
+      'usage',
+      '--pull-secret and --oci-connection are exclusive',
+      'pick one way to authenticate the pull',
+    );
+  }
+  parsePinnedImage(o.runtimeImage, '--runtime-image');
+  const maxModelLen = resolveMaxModelLen(o);
+  const args = vllmArgs(o, maxModelLen);
+  const estimate = estimateMemory(o.facts, o.gpus, o.gpuMemoryGiB, maxModelLen ?? ASSUMED_CONTEXT);
+  const warnings = [...estimate.warnings];
+  if (
+    maxModelLen !== undefined &&
+    o.facts.maxContext !== undefined &&
+    maxModelLen < o.facts.maxContext &&
+    o.maxModelLen === undefined
+  ) {
+    warnings.push(
+      `--max-model-len capped at ${maxModelLen} (the model allows ${o.facts.maxContext}); pass --max-model-len to change it`,
+    );
+  }
+  const secret = pullSecret(o);
+  if (o.pullSecretJson !== undefined) warnings.push(...checkDockerConfig(o.pullSecretJson, o.image));
+
+  const estimateLine =
+    estimate.neededBytes !== undefined
+      ? `memory estimate: ~${(estimate.neededBytes / 1024 ** 3).toFixed(1)} GiB needed of ~${(estimate.availableBytes / 1024 ** 3).toFixed(1)} GiB usable (${o.gpus} x ${o.gpuMemoryGiB} GiB at 0.9)${estimate.fits ? '' : ' -- MAY NOT FIT'}`
+      : 'memory estimate: unknown (config lacks shape or sizes)';
+  const storageNote =
+    o.mode === 'image-volume'
+      ? 'storageUri oci+native:// mounts the image as a Kubernetes ImageVolume: needs KServe >= 0.20 and Kubernetes >= 1.33\n' +
+        '(ImageVolume feature gate on 1.33-1.34). OpenShift AI honours it only for the MLServer runtime.'
+      : 'storageUri oci:// runs the image as a modelcar sidecar: needs enableModelcar (on by default in OpenShift AI).';
+
+  const manifests: Manifest[] = [];
+  if (secret) {
+    manifests.push({
+      file: 'secret.yaml',
+      doc: secret,
+      sensitive: true,
+      comment: 'Registry credentials from --pull-secret-file. Keep this file out of git (or seal it).',
+    });
+  }
+  manifests.push(
+    {
+      file: 'servingruntime.yaml',
+      doc: servingRuntime(o, args),
+      comment: `vLLM arguments derived from the model (${o.facts.architecture}); ${estimateLine}`,
+    },
+    {
+      file: 'inferenceservice.yaml',
+      doc: inferenceService(o),
+      comment: `Pinned by digest: never a tag.\n${storageNote}`,
+    },
+  );
+  return { manifests, args, maxModelLen, estimate, warnings };
+}
+
+export function defaultName(image: ImageRef): string {
+  return dnsLabel(image.repository.split('/').pop() ?? 'model', 45);
+}

@@ -1,0 +1,46 @@
+import { createHash } from 'node:crypto';
+import { ModelcarError } from '../errors.js';
+
+/**
+ * Passes bytes through while hashing and counting them. The one place a blob's digest is computed on its way to
+ * a target, and where a digest known ahead is checked.
+ */
+export class DigestCounter {
+  private readonly hash = createHash('sha256');
+  bytes = 0;
+
+  async *pass(source: AsyncIterable<Buffer>, onChunk?: (n: number) => void): AsyncGenerator<Buffer> {
+    for await (const chunk of source) {
+      this.hash.update(chunk);
+      this.bytes += chunk.length;
+      onChunk?.(chunk.length);
+      yield chunk;
+    }
+  }
+
+  digest(): string {
+    return `sha256:${this.hash.digest('hex')}`;
+  }
+}
+
+/** Fails unless the bytes that passed match what the blob promised. */
+export function checkBlob(
+  label: string,
+  expected: { size: number; digest?: string },
+  got: { size: number; digest: string },
+): void {
+  if (got.size !== expected.size) {
+    throw new ModelcarError(
+      'integrity',
+      `${label}: got ${got.size} bytes, expected ${expected.size}`,
+      'the source changed or the transfer was cut; run again',
+    );
+  }
+  if (expected.digest && expected.digest !== got.digest) {
+    throw new ModelcarError(
+      'integrity',
+      `${label}: content is ${got.digest}, expected ${expected.digest}`,
+      'the source served corrupt bytes; nothing was committed; run again or check the source',
+    );
+  }
+}

@@ -1,0 +1,146 @@
+import { createReadStream } from 'node:fs';
+import { access, constants, lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { basename, join, relative, resolve, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import { ModelcarError, messageOf } from '../errors.js';
+import type { ModelSource, SourceEntry, SourceIdentity } from './source.js';
+
+export interface LocalSourceOptions {
+  /**
+   * Follow symlinks whose target is outside the model directory (a Hugging Face cache snapshot links every file to
+   * `../../blobs/`). Off by default: a link out of the tree can publish files the user never meant to ship.
+   */
+  readonly followExternalSymlinks?: boolean;
+}
+
+/** Directories that are never part of a model: version control and tool metadata. */
+const IGNORED_DIRS = new Set(['.git', '.hg', '.svn']);
+
+/** A model in a local directory. Lists regular files (following safe symlinks) and streams them from disk. */
+export class LocalSource implements ModelSource {
+  readonly root: string;
+  private readonly realPaths = new Map<string, string>();
+
+  constructor(
+    dir: string,
+    private readonly options: LocalSourceOptions = {},
+  ) {
+    this.root = resolve(dir);
+  }
+
+  async identity(): Promise<SourceIdentity> {
+    return { uri: pathToFileURL(this.root).href, title: basename(this.root) };
+  }
+
+  async list(): Promise<SourceEntry[]> {
+    let rootReal: string;
+    try {
+      const st = await stat(this.root);
+      if (!st.isDirectory()) {
+        throw new ModelcarError(
+          'source',
+          `${this.root} is not a directory`,
+          'pass the directory that holds the model files',
+        );
+      }
+      rootReal = await realpath(this.root);
+    } catch (e) {
+      if (e instanceof ModelcarError) throw e;
+      throw new ModelcarError('source', `cannot read model directory ${this.root}: ${messageOf(e)}`, 'check the path');
+    }
+    const entries: SourceEntry[] = [];
+    await this.walk(rootReal, this.root, entries);
+    if (entries.length === 0) {
+      throw new ModelcarError(
+        'source',
+        `model directory ${this.root} has no files`,
+        'point at the directory that holds config.json and the weights',
+      );
+    }
+    return entries.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+  }
+
+  private async walk(rootReal: string, dir: string, out: SourceEntry[]): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (e) {
+      throw new ModelcarError(
+        'source',
+        `cannot read directory ${dir}: ${messageOf(e)}`,
+        'make it readable by the user running modelcar',
+      );
+    }
+    for (const name of names) {
+      const full = join(dir, name);
+      const rel = relative(this.root, full).split(sep).join('/');
+      const link = await lstat(full);
+      let target = full;
+      let st = link;
+      if (link.isSymbolicLink()) {
+        try {
+          target = await realpath(full);
+          st = await stat(target);
+        } catch (e) {
+          throw new ModelcarError('source', `${rel} is a broken symlink: ${messageOf(e)}`, 'fix or remove the link');
+        }
+        const inside = target === rootReal || target.startsWith(rootReal + sep);
+        if (!inside && !this.options.followExternalSymlinks) {
+          throw new ModelcarError(
+            'source',
+            `${rel} is a symlink to ${target}, outside the model directory; refusing to follow it`,
+            'copy the file into the directory, or pass --follow-external-symlinks if you mean to ship it (a Hugging Face cache snapshot needs this)',
+          );
+        }
+      }
+      if (st.isDirectory()) {
+        if (IGNORED_DIRS.has(name)) continue;
+        if (link.isSymbolicLink()) {
+          throw new ModelcarError(
+            'source',
+            `${rel} is a symlink to a directory`,
+            'replace it with the directory itself; linked directories can form cycles',
+          );
+        }
+        await this.walk(rootReal, full, out);
+        continue;
+      }
+      if (!st.isFile()) {
+        throw new ModelcarError(
+          'source',
+          `${rel} is not a regular file`,
+          'remove sockets, pipes and device files from the model directory',
+        );
+      }
+      try {
+        await access(target, constants.R_OK);
+      } catch {
+        throw new ModelcarError(
+          'source',
+          `${rel} is not readable`,
+          `make it readable by the user running modelcar (chmod a+r "${full}")`,
+        );
+      }
+      this.realPaths.set(rel, target);
+      out.push({ path: rel, size: st.size });
+    }
+  }
+
+  async open(entry: SourceEntry, offset = 0): Promise<Readable> {
+    const path = this.realPaths.get(entry.path) ?? join(this.root, entry.path);
+    // 1 MiB reads: fewer syscalls and hash updates than the 64 KiB default, measurably faster on multi-GB files.
+    const stream = createReadStream(path, { start: offset, highWaterMark: 1024 * 1024 });
+    await new Promise<void>((ok, fail) => {
+      stream.once('open', () => ok());
+      stream.once('error', (e) =>
+        fail(
+          new ModelcarError('source', `cannot read ${entry.path}: ${messageOf(e)}`, 'check the file permissions', {
+            cause: e,
+          }),
+        ),
+      );
+    });
+    return stream;
+  }
+}
