@@ -1,13 +1,20 @@
 import type { Command } from 'commander';
+import { register as registerBase } from './base.js';
+import { register as registerBuild } from './build.js';
 import { register as registerDeploy } from './deploy.js';
+import { register as registerExample } from './example.js';
 import { register as registerPipeline } from './pipeline.js';
+import { register as registerRegister } from './register.js';
 
 /**
  * One line per command. Each command module exports `register(program)` that adds its subcommand.
  * Keep this list in the order commands appear in `modelcar --help`.
  */
 export function registerCommands(program: Command): void {
-  void program;
+  registerBuild(program);
+  registerRegister(program);
   registerDeploy(program);
   registerPipeline(program);
+  registerBase(program);
+  registerExample(program);
 }

@@ -8,7 +8,7 @@ import type { Descriptor, Platform, Repository } from '../oci/repository.js';
 import type { BaseImage } from './image.js';
 
 /** The default base for real use: Red Hat's UBI micro, a shell and coreutils, as Red Hat's own ModelCars use. */
-export const DEFAULT_BASE = 'registry.access.redhat.com/ubi9/ubi-micro:9.6';
+export const DEFAULT_BASE = 'registry.access.redhat.com/ubi9/ubi-micro:9.8';
 
 export function parsePlatform(text: string): Platform {
   const [os, architecture, variant] = text.split('/');

@@ -12,7 +12,9 @@ const MAX_OCTAL_SIZE = 0o77777777777; // 11 octal digits: 8 GiB - 1
 
 export interface TarHeader {
   readonly path: string; // for directories, without the trailing slash
-  readonly type: 'file' | 'dir';
+  readonly type: 'file' | 'dir' | 'symlink';
+  /** Target of a symlink (base images only; model layers never hold links). */
+  readonly linkname?: string;
   readonly size: number; // 0 for directories
   readonly mode: number;
   readonly mtime: number; // seconds since the epoch
@@ -79,9 +81,10 @@ function writeSize(buf: Buffer, offset: number, value: number): void {
   }
 }
 
-function ustarBlock(name: string, typeflag: string, size: number, mode: number, mtime: number): Buffer {
+function ustarBlock(name: string, typeflag: string, size: number, mode: number, mtime: number, linkname = ''): Buffer {
   const b = Buffer.alloc(BLOCK);
   writeString(b, 0, 100, name);
+  writeString(b, 157, 100, linkname);
   writeOctal(b, 100, 8, mode);
   writeOctal(b, 108, 8, 0); // uid
   writeOctal(b, 116, 8, 0); // gid
@@ -104,8 +107,8 @@ function ustarBlock(name: string, typeflag: string, size: number, mode: number, 
 /** The header blocks of one entry: a PAX extended header first when the name needs one. */
 export function encodeHeader(h: TarHeader): Buffer {
   const name = entryName(h);
-  const typeflag = h.type === 'dir' ? '5' : '0';
-  if (!needsPax(name)) return ustarBlock(name, typeflag, h.size, h.mode, h.mtime);
+  const typeflag = h.type === 'dir' ? '5' : h.type === 'symlink' ? '2' : '0';
+  if (!needsPax(name)) return ustarBlock(name, typeflag, h.size, h.mode, h.mtime, h.linkname);
   const record = paxRecord('path', name);
   // The ustar name is only a fallback for readers without PAX; keep it ASCII, short and stable.
   const fallback = Buffer.from(name.replace(/[^\x20-\x7e]/g, '_'))
@@ -116,6 +119,6 @@ export function encodeHeader(h: TarHeader): Buffer {
     paxHeader,
     record,
     Buffer.alloc(padding(record.length)),
-    ustarBlock(fallback, typeflag, h.size, h.mode, h.mtime),
+    ustarBlock(fallback, typeflag, h.size, h.mode, h.mtime, h.linkname),
   ]);
 }

@@ -1,0 +1,288 @@
+/**
+ * The build: the only place that knows both a model source and an image target. Source -> selection -> layer plan
+ * -> layers streamed into the destination -> config -> manifest (last, so a tag never points at a half-written
+ * image). Everything before the first model byte is cheap and proves the build can finish: the destination is
+ * writable, the base resolves, the plan fits the destination's limits.
+ */
+import { createHash } from 'node:crypto';
+import { ModelcarError } from '../errors.js';
+import { resolveBase } from '../image/base.js';
+import {
+  type BaseImage,
+  buildConfig,
+  buildManifest,
+  type ImageMeta,
+  type ModelLayer,
+  scratchBase,
+} from '../image/image.js';
+import { type LayerFile, layerBytes } from '../image/layer.js';
+import { MediaType } from '../oci/media-types.js';
+import { openRepository, type RegistryOptions } from '../oci/open.js';
+import { formatLocation, type ImageLocation, type RegistryRef } from '../oci/reference.js';
+import type { Descriptor, Platform, Repository } from '../oci/repository.js';
+import { DEFAULT_PLAN_OPTIONS, type LayerPlan, type PlannedLayer, type PlanOptions, planLayers } from '../plan/plan.js';
+import { readIndexFiles, type SkippedFile, selectFiles } from '../plan/select.js';
+import type { ModelSource, SourceIdentity } from '../source/source.js';
+import { defaultRepositoryName, defaultTag } from './names.js';
+import { mapLimit } from './pool.js';
+import { knownLayers, layerKey } from './reuse.js';
+
+export type BaseChoice =
+  | { readonly kind: 'image'; readonly location: ImageLocation; readonly name: string }
+  /** No base at all: only for KServe's image-volume mode, where no sidecar shell runs. */
+  | { readonly kind: 'scratch' };
+
+export interface BuildRequest {
+  readonly source: ModelSource;
+  readonly destination: ImageLocation;
+  readonly base: BaseChoice;
+  readonly platform: Platform;
+  readonly include?: readonly string[];
+  readonly exclude?: readonly string[];
+  readonly keepDuplicateWeights?: boolean;
+  readonly plan?: Partial<
+    Pick<PlanOptions, 'maxLayers' | 'largeFileThreshold' | 'smallGroupBytes' | 'maxLayerBytes' | 'maxLayerBytesReason'>
+  >;
+  readonly registry?: RegistryOptions;
+  /** Layers moved at once. */
+  readonly concurrency?: number;
+  /** Plan only: no byte of the model is read and nothing is written. */
+  readonly dryRun?: boolean;
+  /** Fixed time for every timestamp (SOURCE_DATE_EPOCH); else the source's commit time; else the epoch. */
+  readonly sourceDateEpoch?: number;
+  /** Other images whose layers may be reused (same registry: mounted; elsewhere: copied, never re-read). */
+  readonly cacheFrom?: readonly ImageLocation[];
+  readonly onEvent?: (event: BuildEvent) => void;
+}
+
+export type LayerOutcome = 'uploaded' | 'present' | 'reused' | 'mounted' | 'copied';
+
+export type BuildEvent =
+  | {
+      readonly type: 'plan';
+      readonly plan: LayerPlan;
+      readonly skipped: readonly SkippedFile[];
+      readonly destination: string;
+    }
+  | { readonly type: 'layer-start'; readonly index: number; readonly layer: PlannedLayer }
+  | { readonly type: 'bytes'; readonly path: string; readonly bytes: number }
+  | { readonly type: 'layer-done'; readonly index: number; readonly digest: string; readonly outcome: LayerOutcome }
+  | { readonly type: 'base-layer'; readonly digest: string; readonly size: number; readonly outcome: LayerOutcome }
+  | { readonly type: 'manifest'; readonly digest: string };
+
+export interface BuiltLayer extends ModelLayer {
+  readonly outcome: LayerOutcome;
+}
+
+export interface BuildResult {
+  readonly source: SourceIdentity;
+  /** The destination with its final repository and tag. */
+  readonly destination: ImageLocation;
+  /** `oci:DIR:TAG` or `HOST/REPO:TAG@sha256:...`; undefined on a dry run. */
+  readonly reference?: string;
+  readonly digest?: string;
+  readonly plan: LayerPlan;
+  readonly skipped: readonly SkippedFile[];
+  readonly base: { readonly name?: string; readonly digest?: string; readonly layers: number };
+  readonly layers: readonly BuiltLayer[];
+}
+
+/** A build that took longer than this proves its push access again before writing the manifest. */
+const REPROBE_AFTER_MS = 10 * 60_000;
+
+function fixedTime(request: BuildRequest, identity: SourceIdentity): number {
+  if (request.sourceDateEpoch !== undefined) return request.sourceDateEpoch;
+  if (identity.committedAt) return Math.floor(identity.committedAt.getTime() / 1000);
+  return 0;
+}
+
+/** Fills in the repository (registry host only) from the source; a tag is added later if none was given. */
+function withRepository(destination: ImageLocation, identity: SourceIdentity): ImageLocation {
+  if (destination.transport === 'layout') return destination;
+  const ref = destination.ref;
+  if (ref.digest) {
+    throw new ModelcarError(
+      'usage',
+      `the destination ${formatLocation(destination)} names a digest`,
+      'a build makes a new digest: give a tag, or no tag to derive one from the source',
+    );
+  }
+  if (ref.repository !== '') return destination;
+  return { transport: 'registry', ref: { ...ref, repository: defaultRepositoryName(identity) } };
+}
+
+function withTag(destination: ImageLocation, tag: string): ImageLocation {
+  if (destination.transport === 'layout') return { ...destination, tag: destination.tag ?? tag };
+  return { transport: 'registry', ref: { ...destination.ref, tag: destination.ref.tag ?? tag } };
+}
+
+function tagOf(destination: ImageLocation): string | undefined {
+  return destination.transport === 'layout' ? destination.tag : destination.ref.tag;
+}
+
+function referenceOf(destination: ImageLocation, digest: string): string {
+  if (destination.transport === 'layout') return formatLocation(destination);
+  const ref: RegistryRef = destination.ref;
+  return `${ref.registry}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}@${digest}`;
+}
+
+async function loadBase(
+  request: BuildRequest,
+  opened: Repository[],
+): Promise<{ base: BaseImage; repository?: Repository }> {
+  if (request.base.kind === 'scratch') return { base: scratchBase(request.platform) };
+  const { location, name } = request.base;
+  const repository = await openRepository(location, request.registry);
+  opened.push(repository);
+  const reference =
+    location.transport === 'layout' ? (location.tag ?? '') : (location.ref.digest ?? location.ref.tag ?? 'latest');
+  return { base: await resolveBase(repository, reference, name, request.platform), repository };
+}
+
+/** Base layers are never unpacked: present, mounted from the base's repository, or copied blob by blob. */
+async function copyBaseLayer(desc: Descriptor, from: Repository, to: Repository): Promise<LayerOutcome> {
+  if (await to.hasBlob(desc)) return 'present';
+  if (to.mountBlob && (await to.mountBlob(desc, from))) return 'mounted';
+  await to.pushBlob({ size: desc.size, digest: desc.digest, open: () => streamOf(() => from.fetchBlob(desc)) });
+  return 'copied';
+}
+
+async function* streamOf(open: () => Promise<AsyncIterable<Buffer>>): AsyncGenerator<Buffer> {
+  yield* await open();
+}
+
+export async function build(request: BuildRequest): Promise<BuildResult> {
+  const emit = request.onEvent ?? (() => {});
+  const started = Date.now();
+  const { source } = request;
+  const identity = await source.identity();
+  const entries = await source.list();
+  const indexFiles = await readIndexFiles(source, entries);
+  const selection = selectFiles(entries, {
+    include: request.include ?? [],
+    exclude: request.exclude ?? [],
+    keepDuplicateWeights: request.keepDuplicateWeights ?? false,
+    indexFiles,
+  });
+  const mtime = fixedTime(request, identity);
+  let destination = withRepository(request.destination, identity);
+
+  const opened: Repository[] = [];
+  try {
+    const { base, repository: baseRepository } = await loadBase(request, opened);
+    const plan = planLayers(selection.selected, {
+      ...DEFAULT_PLAN_OPTIONS,
+      ...request.plan,
+      baseLayers: base.layers.length,
+      mtime,
+    });
+    emit({ type: 'plan', plan, skipped: selection.skipped, destination: formatLocation(destination) });
+    const baseSummary = { name: base.name, digest: base.digest, layers: base.layers.length };
+    if (request.dryRun)
+      return { source: identity, destination, plan, skipped: selection.skipped, base: baseSummary, layers: [] };
+
+    const target = await openRepository(destination, request.registry);
+    opened.push(target);
+    // Before the first model byte: a credential problem costs seconds, not a two-hour download.
+    await target.checkWritable();
+
+    const concurrency = Math.max(1, request.concurrency ?? 3);
+    if (baseRepository) {
+      await mapLimit(base.layers, concurrency, async (desc) => {
+        const outcome = await copyBaseLayer(desc, baseRepository, target);
+        emit({ type: 'base-layer', digest: desc.digest, size: desc.size, outcome });
+      });
+    }
+
+    const cacheRepos = await Promise.all(
+      (request.cacheFrom ?? []).map(async (location) => {
+        const repository = await openRepository(location, request.registry);
+        opened.push(repository);
+        const reference =
+          location.transport === 'layout' ? (location.tag ?? '') : (location.ref.digest ?? location.ref.tag ?? '');
+        return { repository, reference };
+      }),
+    );
+    const tag = tagOf(destination);
+    const known = await knownLayers([...(tag ? [{ repository: target, reference: tag }] : []), ...cacheRepos]);
+
+    const layers = await mapLimit(plan.layers, concurrency, async (layer, index): Promise<BuiltLayer> => {
+      emit({ type: 'layer-start', index, layer });
+      const built = (await reuseLayer(layer)) ?? (await pushLayer(layer));
+      emit({ type: 'layer-done', index, digest: built.digest, outcome: built.outcome });
+      return built;
+    });
+
+    async function reuseLayer(layer: PlannedLayer): Promise<BuiltLayer | undefined> {
+      const key = layerKey(layer, mtime);
+      const hit = key === undefined ? undefined : known.get(key);
+      if (!hit || hit.descriptor.size !== layer.size) return undefined;
+      const files = layer.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 as string }));
+      const done = (outcome: LayerOutcome): BuiltLayer => ({
+        digest: hit.descriptor.digest,
+        size: layer.size,
+        files,
+        outcome,
+      });
+      if (await target.hasBlob(hit.descriptor)) return done('reused');
+      if (hit.repository !== target) {
+        const outcome = await copyBaseLayer(hit.descriptor, hit.repository, target);
+        return done(outcome === 'present' ? 'reused' : outcome);
+      }
+      return undefined;
+    }
+
+    async function pushLayer(layer: PlannedLayer): Promise<BuiltLayer> {
+      let files: Promise<LayerFile[]> | undefined;
+      const pushed = await target.pushBlob({
+        size: layer.size,
+        // Called again when a transfer restarts: each call reads the files afresh.
+        open: () => {
+          const stream = layerBytes(layer, source, (path, bytes) => emit({ type: 'bytes', path, bytes }));
+          files = stream.done;
+          return stream.bytes;
+        },
+      });
+      return {
+        digest: pushed.digest,
+        size: pushed.size,
+        files: await (files as Promise<LayerFile[]>),
+        outcome: pushed.uploaded ? 'uploaded' : 'present',
+      };
+    }
+
+    const meta: ImageMeta = {
+      created: new Date(mtime * 1000),
+      title: identity.title,
+      sourceUri: identity.uri,
+      mtime,
+      ...(identity.revision ? { revision: identity.revision } : {}),
+      ...(identity.license ? { license: identity.license } : {}),
+    };
+    const config = buildConfig(base, layers, meta);
+    const pushedConfig = await target.pushBlob({
+      size: config.length,
+      open: async function* () {
+        yield config;
+      },
+    });
+    const manifest = buildManifest(base, pushedConfig, layers, meta);
+    if (Date.now() - started > REPROBE_AFTER_MS) await target.checkWritable();
+    const manifestDigest = `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
+    destination = withTag(destination, tagOf(destination) ?? defaultTag(identity, manifestDigest));
+    const digest = await target.pushManifest(manifest, MediaType.ociManifest, tagOf(destination));
+    emit({ type: 'manifest', digest });
+    return {
+      source: identity,
+      destination,
+      reference: referenceOf(destination, digest),
+      digest,
+      plan,
+      skipped: selection.skipped,
+      base: baseSummary,
+      layers,
+    };
+  } finally {
+    await Promise.all(opened.map((r) => r.close?.()));
+  }
+}

@@ -1,0 +1,38 @@
+import type { Command } from 'commander';
+import { ModelcarError } from '../errors.js';
+import { writeBusyboxBase } from '../image/busybox-base.js';
+import { openRepository } from '../oci/open.js';
+import { formatLocation, parseImageLocation } from '../oci/reference.js';
+import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('base')
+    .description(
+      'Make a minimal ModelCar base image from a static busybox binary, for air-gapped clusters and offline\n' +
+        "builds where ubi-micro cannot be pulled. It has the shell and tools KServe's sidecar runs.",
+    )
+    .requiredOption(
+      '--busybox <path>',
+      'a static busybox binary (Debian: apt-get install busybox-static; /bin/busybox)',
+    )
+    .requiredOption('--to <dest>', 'where the base goes, with a tag: oci:DIR:TAG or HOST/REPO:TAG');
+  addRegistryOptions(cmd);
+  cmd.action(async (flags: RegistryFlags & { busybox: string; to: string }) => {
+    const location = parseImageLocation(flags.to);
+    const tag = location.transport === 'layout' ? location.tag : location.ref.tag;
+    if (!tag)
+      throw new ModelcarError(
+        'usage',
+        `--to ${flags.to} has no tag`,
+        'name one, e.g. oci:bases:busybox or localhost:5000/bases/busybox:1',
+      );
+    const target = await openRepository(location, registryOptions(flags));
+    try {
+      const digest = await writeBusyboxBase(flags.busybox, target, tag);
+      process.stdout.write(`${formatLocation(location)} ${digest}\n`);
+    } finally {
+      await target.close?.();
+    }
+  });
+}

@@ -1,0 +1,241 @@
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type BaseChoice, type BuildResult, build } from '../build/build.js';
+import { ModelcarError } from '../errors.js';
+import { DEFAULT_BASE, parsePlatform } from '../image/base.js';
+import { formatLocation, type ImageLocation, parseImageLocation } from '../oci/reference.js';
+import { DEFAULT_PLAN_OPTIONS, formatBytes } from '../plan/plan.js';
+import { LocalSource } from '../source/local.js';
+import { progressReporter, progressStyle } from './progress.js';
+import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
+
+export const DEFAULT_DESTINATION = 'oci:modelcar-out';
+
+interface BuildFlags extends RegistryFlags {
+  to: string;
+  base: string;
+  imageVolume?: boolean;
+  platform: string;
+  include: string[];
+  exclude: string[];
+  keepDuplicateWeights?: boolean;
+  maxLayers: number;
+  maxLayerSize?: number;
+  concurrency: number;
+  cacheFrom: string[];
+  followExternalSymlinks?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+function intAtLeast(min: number, flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be a whole number >= ${min}`);
+    return n;
+  };
+}
+
+/** `10GB`, `20GiB`, `52000MiB`, or plain bytes. */
+export function parseSize(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?$/i.exec(text.trim());
+  if (!m) throw new InvalidArgumentError(`"${text}" is not a size; write e.g. 10GB, 20GiB or 52000MiB`);
+  const unit = (m[2] ?? 'B').toUpperCase();
+  const power = { B: 0, K: 1, M: 2, G: 3, T: 4 }[unit[0] as 'B' | 'K' | 'M' | 'G' | 'T'];
+  const base = unit.includes('I') || unit === 'B' ? 1024 : 1000;
+  return Math.floor(Number(m[1]) * base ** power);
+}
+
+function baseChoice(flags: BuildFlags): BaseChoice {
+  if (flags.base === 'scratch') {
+    if (!flags.imageVolume) {
+      throw new ModelcarError(
+        'usage',
+        "--base scratch makes an image without a shell, which KServe's modelcar sidecar cannot run",
+        'add --image-volume if you serve with storageUri oci+native:// (KServe >= 0.20, Kubernetes >= 1.33); otherwise keep a base with a shell',
+      );
+    }
+    return { kind: 'scratch' };
+  }
+  return { kind: 'image', location: parseImageLocation(flags.base), name: flags.base };
+}
+
+function summary(result: BuildResult, seconds: number): Record<string, unknown> {
+  return {
+    reference: result.reference ?? null,
+    digest: result.digest ?? null,
+    destination: formatLocation(result.destination),
+    ...(result.destination.transport === 'registry'
+      ? { storageUri: `oci://${result.destination.ref.registry}/${result.destination.ref.repository}@${result.digest}` }
+      : {}),
+    source: result.source.uri,
+    revision: result.source.revision ?? null,
+    base: result.base,
+    files: result.plan.fileCount,
+    bytes: result.plan.contentBytes,
+    layers: (result.layers.length > 0 ? result.layers : result.plan.layers).map((l) => ({
+      ...('digest' in l ? { digest: l.digest, outcome: l.outcome } : {}),
+      size: l.size,
+      files: l.files.map((f) => ({ path: f.path, size: f.size, ...(f.sha256 ? { sha256: f.sha256 } : {}) })),
+    })),
+    skipped: result.skipped,
+    seconds: Number(seconds.toFixed(2)),
+  };
+}
+
+function printPlan(result: BuildResult): void {
+  const out = (s: string) => process.stdout.write(`${s}\n`);
+  out(`destination: ${formatLocation(result.destination)}`);
+  out(
+    `base: ${result.base.name ?? 'scratch (image-volume only)'}${result.base.digest ? `@${result.base.digest}` : ''} (${result.base.layers} layers)`,
+  );
+  out(
+    `${result.plan.fileCount} files, ${formatBytes(result.plan.contentBytes)}, ${result.plan.layers.length} model layers:`,
+  );
+  result.plan.layers.forEach((l, i) => {
+    out(`  layer ${i + 1}: ${formatBytes(l.size)}, ${l.files.length} file${l.files.length === 1 ? '' : 's'}`);
+    for (const f of l.files) out(`    /models/${f.path} (${formatBytes(f.size)})`);
+  });
+  if (result.skipped.length > 0) {
+    const bytes = result.skipped.reduce((s, f) => s + f.size, 0);
+    out(`skipped ${result.skipped.length} files, ${formatBytes(bytes)} (re-add with --include GLOB):`);
+    for (const f of result.skipped) out(`  ${f.path} (${formatBytes(f.size)}): ${f.reason}`);
+  }
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('build')
+    .argument('<source>', 'a local model directory (Hugging Face: hf://ORG/NAME[@REVISION])')
+    .description(
+      'Build a KServe ModelCar image from a model: files under /models, one layer per large file, uncompressed,\n' +
+        'deterministic (same input, same digest). Streams each file once into the destination; prints the digest.',
+    )
+    .option(
+      '--to <dest>',
+      'where the image goes: oci:DIR[:TAG] (an OCI layout), HOST[:PORT]/REPO[:TAG], docker://HOST/REPO[:TAG] or\n' +
+        'oci://HOST/REPO[:TAG]. With HOST alone the repository comes from the model name; without a tag, one is\n' +
+        'derived from the source revision (or the image digest). Never "latest".',
+      DEFAULT_DESTINATION,
+    )
+    .option(
+      '--base <image>',
+      'base image with a shell (sh, ln, sleep, mkdir, ls) for the KServe sidecar, from a registry or oci:DIR:TAG;\n' +
+        'only its manifest and config are read, its layers are mounted or copied. "scratch" needs --image-volume.',
+      DEFAULT_BASE,
+    )
+    .option(
+      '--image-volume',
+      'build for KServe image-volume mode (oci+native://, KServe >= 0.20, Kubernetes >= 1.33): allows --base scratch',
+    )
+    .option('--platform <os/arch>', 'platform of the base image to use', 'linux/amd64')
+    .option(
+      '--include <glob>',
+      'also package files the defaults skip (repeatable), e.g. "*.bin" or "original/"',
+      collect,
+      [],
+    )
+    .option('--exclude <glob>', 'leave out matching files (repeatable); wins over --include', collect, [])
+    .option(
+      '--keep-duplicate-weights',
+      'keep safetensors that repeat the indexed shards (e.g. consolidated.safetensors)',
+    )
+    .option(
+      '--max-layers <n>',
+      'layers in the whole image, base included (overlay mounts fail near 127)',
+      intAtLeast(2, '--max-layers'),
+      DEFAULT_PLAN_OPTIONS.maxLayers,
+    )
+    .option(
+      '--max-layer-size <size>',
+      "largest layer the destination accepts, e.g. 10GB (GHCR), 20GiB (Quay's default)",
+      parseSize,
+    )
+    .option('--concurrency <n>', 'layers moved at once', intAtLeast(1, '--concurrency'), 3)
+    .option(
+      '--cache-from <ref>',
+      'reuse matching layers of this image (repeatable); the destination tag is always tried',
+      collect,
+      [],
+    )
+    .option(
+      '--follow-external-symlinks',
+      'follow symlinks that leave the model directory (a Hugging Face cache snapshot)',
+    )
+    .option('--dry-run', 'print the layer plan (files, sizes, layers, what is skipped and why) and move no bytes')
+    .option('--json', 'print one JSON object with the reference, digest and layers')
+    .option('-q, --quiet', 'no progress output');
+  addRegistryOptions(cmd);
+  cmd.addOption(
+    new Option(
+      '--source-date-epoch <seconds>',
+      'fixed timestamp for the image (default: $SOURCE_DATE_EPOCH, the source commit time, else 0)',
+    ).argParser(intAtLeast(0, '--source-date-epoch')),
+  );
+  cmd.addHelpText(
+    'after',
+    [
+      '',
+      'Examples:',
+      '  modelcar build ./my-model --to oci:out/my-model:v1 --base oci:bases/busybox:1',
+      '  modelcar build ./my-model --to quay.io/acme/my-model:v1',
+      '  modelcar build ./my-model --to localhost:5000 --dry-run',
+      '',
+      'Credentials: --authfile, $REGISTRY_AUTH_FILE, containers auth.json, docker config.json (see docs/registry.md).',
+    ].join('\n'),
+  );
+  cmd.action(async (sourceArg: string, flags: BuildFlags & { sourceDateEpoch?: number }) => {
+    const started = Date.now();
+    const destination: ImageLocation = parseImageLocation(flags.to, { allowMissingRepository: true });
+    const envEpoch = process.env.SOURCE_DATE_EPOCH;
+    if (envEpoch !== undefined && !/^\d+$/.test(envEpoch)) {
+      throw new ModelcarError(
+        'usage',
+        `SOURCE_DATE_EPOCH="${envEpoch}" is not a number of seconds`,
+        'unset it or set it to e.g. $(git log -1 --format=%ct)',
+      );
+    }
+    const result = await build({
+      source: new LocalSource(sourceArg, { followExternalSymlinks: flags.followExternalSymlinks === true }),
+      destination,
+      base: baseChoice(flags),
+      platform: parsePlatform(flags.platform),
+      include: flags.include,
+      exclude: flags.exclude,
+      keepDuplicateWeights: flags.keepDuplicateWeights === true,
+      plan: {
+        maxLayers: flags.maxLayers,
+        ...(flags.maxLayerSize !== undefined
+          ? { maxLayerBytes: flags.maxLayerSize, maxLayerBytesReason: 'set by --max-layer-size' }
+          : {}),
+      },
+      registry: registryOptions(flags),
+      concurrency: flags.concurrency,
+      dryRun: flags.dryRun === true,
+      cacheFrom: flags.cacheFrom.map((c) => parseImageLocation(c)),
+      ...(flags.sourceDateEpoch !== undefined
+        ? { sourceDateEpoch: flags.sourceDateEpoch }
+        : envEpoch !== undefined
+          ? { sourceDateEpoch: Number(envEpoch) }
+          : {}),
+      onEvent: progressReporter(
+        progressStyle({ json: flags.json === true, quiet: flags.quiet === true || flags.dryRun === true }),
+      ),
+    });
+    const seconds = (Date.now() - started) / 1000;
+    if (flags.json) {
+      process.stdout.write(
+        `${JSON.stringify({ dryRun: flags.dryRun === true, ...summary(result, seconds) }, null, 2)}\n`,
+      );
+    } else if (flags.dryRun) {
+      printPlan(result);
+    } else {
+      // A layout reference cannot carry a digest (skopeo's oci:DIR:TAG), so it goes beside it.
+      const line =
+        result.destination.transport === 'layout' ? `${result.reference} ${result.digest}` : result.reference;
+      process.stdout.write(`${line}\n`);
+    }
+  });
+}

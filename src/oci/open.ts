@@ -1,0 +1,19 @@
+/**
+ * Opens a Repository for any image location a user can write: an OCI layout directory or a registry repository with
+ * its credentials and TLS settings. The one place that turns a parsed location into I/O.
+ */
+import { LayoutRepository } from './layout/layout.js';
+import type { ImageLocation } from './reference.js';
+import { RegistryClient, type TransportOptions } from './registry/client.js';
+import { type CredentialOptions, resolveCredential } from './registry/credentials.js';
+import { RegistryRepository } from './registry/repository.js';
+import type { Repository } from './repository.js';
+
+export type RegistryOptions = TransportOptions & Pick<CredentialOptions, 'authFile' | 'saTokenHosts'>;
+
+export async function openRepository(location: ImageLocation, opts: RegistryOptions = {}): Promise<Repository> {
+  if (location.transport === 'layout') return new LayoutRepository(location.dir);
+  const { registry, repository } = location.ref;
+  const credential = await resolveCredential(registry, repository, opts);
+  return new RegistryRepository(new RegistryClient(registry, credential, opts), location.ref);
+}
