@@ -1,58 +1,33 @@
 /**
  * The two kinds of image reference the generated manifests carry: a digest-pinned one to serve (so every replica
  * serves the same bytes and the kubelet never re-pulls), and a tagged destination to build into. `latest` is refused
- * in both: it implies `imagePullPolicy: Always` and names nothing in particular.
+ * in both: it implies `imagePullPolicy: Always` and names nothing in particular. Parsing itself is `oci/reference`'s;
+ * short names come out with their registry spelt out, because CRI-O's short-name policy may refuse to guess it.
  */
 import { ModelcarError } from '../errors.js';
+import { parseImageLocation, type RegistryRef } from '../oci/reference.js';
+import { OPENSHIFT_INTERNAL_REGISTRY } from '../oci/registry/credentials.js';
 
-export interface ImageRef {
-  host: string;
-  /** Repository path without the host. */
-  repository: string;
-  tag?: string;
-  digest?: string;
-}
-
-export const INTERNAL_REGISTRY = 'image-registry.openshift-image-registry.svc:5000';
-
-const REPO_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
+export type ImageRef = RegistryRef;
+export { formatRef } from '../oci/reference.js';
 
 function parse(input: string, what: string): ImageRef {
-  const bad = (why: string, hint: string) =>
-    new ModelcarError('reference', `${what} ${JSON.stringify(input)}: ${why}`, hint);
-  let rest = input.replace(/^(oci\+native:\/\/|oci:\/\/|docker:\/\/)/, '');
-  let digest: string | undefined;
-  const at = rest.indexOf('@');
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    if (!DIGEST_RE.test(digest))
-      throw bad('the digest is not sha256:<64 hex>', 'copy the digest exactly as the build printed it');
+  const loc = parseImageLocation(input);
+  if (loc.transport !== 'registry') {
+    throw new ModelcarError(
+      'reference',
+      `${what} ${JSON.stringify(input)} is an OCI layout, not a registry image`,
+      'push it first (modelcar build --to HOST/REPO:TAG) and use the registry reference',
+    );
   }
-  const slash = rest.indexOf('/');
-  const first = slash >= 0 ? rest.slice(0, slash) : '';
-  if (slash < 0 || !(first.includes('.') || first.includes(':') || first === 'localhost')) {
-    throw bad('no registry host', 'write the full reference, e.g. quay.io/org/model:tag');
+  if (loc.ref.tag === 'latest') {
+    throw new ModelcarError(
+      'reference',
+      `${what} ${JSON.stringify(input)}: the tag latest is not allowed`,
+      'use a tag that names this version, or better a @sha256 digest',
+    );
   }
-  let path = rest.slice(slash + 1);
-  let tag: string | undefined;
-  const colon = path.lastIndexOf(':');
-  if (colon >= 0) {
-    tag = path.slice(colon + 1);
-    path = path.slice(0, colon);
-    if (!TAG_RE.test(tag)) throw bad('invalid tag', 'tags are 1-128 of [A-Za-z0-9_.-], not starting with . or -');
-  }
-  if (!REPO_RE.test(path)) throw bad('invalid repository path', 'use lowercase letters, digits and . _ - / only');
-  if (tag === 'latest') {
-    throw bad('the tag latest is not allowed', 'use a tag that names this model version, or better a @sha256 digest');
-  }
-  return { host: first, repository: path, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
-}
-
-export function formatRef(ref: ImageRef): string {
-  return `${ref.host}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
+  return loc.ref;
 }
 
 /** A reference to serve: must be pinned by digest. */
@@ -85,11 +60,11 @@ export function parseDestinationRef(input: string): ImageRef & { tag: string } {
       'add a tag that names the model version, e.g. :granite-3.1-8b-r1 (never latest)',
     );
   }
-  if (ref.host === INTERNAL_REGISTRY && ref.repository.split('/').length !== 2) {
+  if (ref.registry === OPENSHIFT_INTERNAL_REGISTRY && ref.repository.split('/').length !== 2) {
     throw new ModelcarError(
       'reference',
       `destination ${JSON.stringify(input)}: the OpenShift internal registry takes exactly <namespace>/<name>`,
-      `write ${INTERNAL_REGISTRY}/<namespace>/<name>:<tag>`,
+      `write ${OPENSHIFT_INTERNAL_REGISTRY}/<namespace>/<name>:<tag>`,
     );
   }
   return ref as ImageRef & { tag: string };
@@ -106,4 +81,8 @@ export function parsePinnedImage(input: string, what: string): ImageRef {
     );
   }
   return ref;
+}
+
+export function isInternalRegistry(ref: ImageRef): boolean {
+  return ref.registry === OPENSHIFT_INTERNAL_REGISTRY;
 }

@@ -157,7 +157,7 @@ export function servingRuntime(o: DeployOptions, args: string[]): K8sObject {
 }
 
 export function storageUri(o: DeployOptions): string {
-  const ref = formatRef({ host: o.image.host, repository: o.image.repository, digest: o.image.digest });
+  const ref = formatRef({ registry: o.image.registry, repository: o.image.repository, digest: o.image.digest });
   return `${o.mode === 'image-volume' ? 'oci+native://' : 'oci://'}${ref}`;
 }
 
@@ -196,7 +196,7 @@ export function inferenceService(o: DeployOptions): K8sObject {
 export function ociHost(image: ImageRef): string {
   const parts = image.repository.split('/');
   const org = parts.length > 1 ? `/${parts.slice(0, -1).join('/')}` : '';
-  return `https://${image.host}${org}`;
+  return `https://${image.registry}${org}`;
 }
 
 function b64(s: string): string {
@@ -252,9 +252,9 @@ export function checkDockerConfig(json: string, image: ImageRef): string[] {
       'pass a dockerconfigjson file (podman login --authfile FILE writes one)',
     );
   }
-  return Object.keys(auths as object).some((k) => k.replace(/^https?:\/\//, '').split('/')[0] === image.host)
+  return Object.keys(auths as object).some((k) => k.replace(/^https?:\/\//, '').split('/')[0] === image.registry)
     ? []
-    : [`--pull-secret-file has no credentials for ${image.host}; the pull will be anonymous`];
+    : [`--pull-secret-file has no credentials for ${image.registry}; the pull will be anonymous`];
 }
 
 export function deployManifests(o: DeployOptions): DeployResult {

@@ -4,7 +4,7 @@
  * script), a Pipeline around it, a PipelineRun, and the ServiceAccount + RoleBinding it runs as. Pure: returns objects.
  */
 import { ModelcarError } from '../errors.js';
-import { formatRef, type ImageRef, INTERNAL_REGISTRY, parsePinnedImage } from './image-ref.js';
+import { formatRef, type ImageRef, isInternalRegistry, parsePinnedImage } from './image-ref.js';
 import { RESTRICTED_CONTAINER_SECURITY } from './kserve.js';
 import { dnsLabel, type K8sObject, MANAGED_BY, type Manifest } from './manifest.js';
 
@@ -56,10 +56,6 @@ export function goDuration(minutes: number): string {
 
 const QUANTITY_RE = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/;
 
-function isInternal(ref: ImageRef): boolean {
-  return ref.host === INTERNAL_REGISTRY;
-}
-
 interface Parts {
   hf: boolean;
   register: boolean;
@@ -91,11 +87,11 @@ function check(o: PipelineOptions): Parts {
       'write it relative to the claim root, e.g. models/granite',
     );
   }
-  const internal = isInternal(o.destination);
+  const internal = isInternalRegistry(o.destination);
   if (!internal && !o.registryAuthSecret) {
     throw new ModelcarError(
       'usage',
-      `pushing to ${o.destination.host} needs credentials but no --registry-auth-secret was given`,
+      `pushing to ${o.destination.registry} needs credentials but no --registry-auth-secret was given`,
       'create a kubernetes.io/dockerconfigjson Secret (oc create secret docker-registry ...) and pass its name, or push to the internal registry',
     );
   }

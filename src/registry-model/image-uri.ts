@@ -1,4 +1,5 @@
 import { ModelcarError } from '../errors.js';
+import { formatRef, parseImageLocation } from '../oci/reference.js';
 
 /** A digest-pinned `oci://` model URI, the only form modelcar registers. */
 export interface PinnedImage {
@@ -12,33 +13,20 @@ export interface PinnedImage {
   tag?: string;
 }
 
-// Grammar from the OCI distribution spec: lowercase path components, optional registry port, tag, digest.
-const HOST =
-  '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\\[[0-9a-fA-F:]+\\])(?::[0-9]+)?';
-const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
-const TAG = '[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}';
-const REF = new RegExp(`^(${HOST})/(${COMPONENT}(?:/${COMPONENT})*)(?::(${TAG}))?(?:@([a-z0-9]+:[a-zA-Z0-9=_-]+))?$`);
-
-/** Parse `oci://HOST/REPO[:TAG]@sha256:<hex>`; anything not pinned to a digest is refused. */
+/**
+ * Parse `[oci://|docker://]HOST/REPO[:TAG]@sha256:<hex>`; anything not pinned to a digest is refused, because a tag
+ * can be moved to other bytes and a registered version must name exact ones.
+ */
 export function parsePinnedImage(input: string): PinnedImage {
-  const usage = 'give the digest the push reported, e.g. oci://quay.io/acme/granite@sha256:<64 hex>';
-  if (!input.startsWith('oci://')) {
-    throw new ModelcarError('usage', `--image ${JSON.stringify(input)} must start with oci://`, usage);
+  const usage = 'give the digest the push reported, e.g. quay.io/acme/granite@sha256:<64 hex>';
+  const loc = parseImageLocation(input);
+  if (loc.transport !== 'registry') {
+    throw new ModelcarError('usage', `--image ${JSON.stringify(input)} is an OCI layout, not a registry image`, usage);
   }
-  const m = REF.exec(input.slice('oci://'.length));
-  if (!m)
-    throw new ModelcarError('reference', `--image ${JSON.stringify(input)} is not a valid image reference`, usage);
-  const [, host, path, tag, digest] = m;
+  const { registry, repository, tag, digest } = loc.ref;
   if (!digest) {
-    throw new ModelcarError(
-      'reference',
-      `--image ${input} is not pinned to a digest`,
-      `a tag can be moved to other bytes, a registered version must name exact ones: ${usage}`,
-    );
+    throw new ModelcarError('reference', `--image ${input} is not pinned to a digest`, usage);
   }
-  if (!/^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/.test(digest)) {
-    throw new ModelcarError('reference', `--image digest ${digest} is not a sha256 (or sha512) hex digest`, usage);
-  }
-  const repository = `${host}/${path}`;
-  return { uri: `oci://${repository}@${digest}`, repository, digest, ...(tag ? { tag } : {}) };
+  const repo = formatRef({ registry, repository });
+  return { uri: `oci://${repo}@${digest}`, repository: repo, digest, ...(tag ? { tag } : {}) };
 }

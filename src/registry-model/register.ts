@@ -34,6 +34,8 @@ export interface RegisterInput {
   sourceRevision?: string;
   fileCount?: number;
   totalBytes?: number;
+  /** sha256 over the sorted `<sha256>  <path>` lines of the files: identifies the model bytes apart from packaging. */
+  filesSha256?: string;
   /** Model Registry instance name, for the `modelregistry.opendatahub.io/name` label; derived from the URL if unset. */
   registryName?: string;
   /** The registry URL, to derive `registryName` from. */
@@ -65,6 +67,7 @@ export const PROPERTY = {
   sourceRevision: 'source_revision',
   fileCount: 'file_count',
   totalBytes: 'total_bytes',
+  filesSha256: 'files_sha256',
   toolVersion: 'modelcar_version',
 } as const;
 
@@ -202,10 +205,11 @@ export function planRegistration(input: RegisterInput): Plan {
   if (tag) props[PROPERTY.imageTag] = str(tag);
   if (input.sourceUri) props[PROPERTY.sourceUri] = str(input.sourceUri);
   if (input.sourceRevision) props[PROPERTY.sourceRevision] = str(input.sourceRevision);
-  if (input.fileCount !== undefined) props[PROPERTY.fileCount] = int32(input.fileCount, '--files');
+  if (input.filesSha256) props[PROPERTY.filesSha256] = str(input.filesSha256);
+  if (input.fileCount !== undefined) props[PROPERTY.fileCount] = int32(input.fileCount, '--file-count');
   // int_value is int32 in the API (at most 9 digits): model sizes overflow it, so bytes travel as an exact string.
   if (input.totalBytes !== undefined)
-    props[PROPERTY.totalBytes] = str(String(nonNegativeInteger(input.totalBytes, '--bytes')));
+    props[PROPERTY.totalBytes] = str(String(nonNegativeInteger(input.totalBytes, '--total-bytes')));
 
   const artifact: ModelArtifactCreate = {
     artifactType: 'model-artifact',
@@ -258,6 +262,7 @@ function checkExistingVersion(mv: ModelVersion, plan: Plan, differences: string[
     PROPERTY.sourceRevision,
     PROPERTY.fileCount,
     PROPERTY.totalBytes,
+    PROPERTY.filesSha256,
   ]) {
     const want = plan.versionProperties[key];
     if (!want) continue;

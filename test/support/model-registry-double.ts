@@ -80,6 +80,8 @@ class Spec {
     const components = this.doc.components as Json;
     this.ajv = new Ajv2019({ strict: true, strictTypes: false, strictRequired: false, allErrors: true });
     this.ajv.addKeyword({ keyword: 'example' });
+    // the container of the component schemas below: refs point into it, it is not itself a keyword
+    this.ajv.addKeyword({ keyword: 'components' });
     this.ajv.addFormat('int64', true);
     this.ajv.addFormat('int32', {
       type: 'number',
