@@ -5,7 +5,6 @@ import { register as registerDeploy } from './deploy.js';
 import { register as registerExample } from './example.js';
 import { register as registerPipeline } from './pipeline.js';
 import { register as registerRegister } from './register.js';
-import { register as registerRegister } from './register.js';
 
 /**
  * One line per command. Each command module exports `register(program)` that adds its subcommand.
