@@ -1,0 +1,41 @@
+/**
+ * Run once before the test files (see `npm test`): the suite reads back what modelcar writes with real tools. When a
+ * tool is missing and we are root (as CI is), install its Debian package; otherwise fail with the command to run.
+ */
+import { spawnSync } from 'node:child_process';
+
+const NEEDED: Record<string, string> = {
+  'docker-registry': 'docker-registry',
+  skopeo: 'skopeo',
+  umoci: 'umoci',
+  busybox: 'busybox-static',
+};
+
+const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+const missing = Object.entries(NEEDED).filter(([cmd]) => !has(cmd));
+if (missing.length > 0) {
+  const packages = missing.map(([, pkg]) => pkg);
+  if (process.getuid?.() !== 0) {
+    console.error(
+      `missing test tools: ${missing.map(([c]) => c).join(', ')}; install them: sudo apt-get install -y ${packages.join(' ')}`,
+    );
+    process.exit(1);
+  }
+  console.error(`installing ${packages.join(' ')} (apt-get) for the tests`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const args of [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', '--no-install-recommends', ...packages],
+  ]) {
+    const r = spawnSync('apt-get', args, { stdio: 'inherit', env });
+    if (r.status !== 0) {
+      console.error(`apt-get ${args.join(' ')} failed; install by hand: apt-get install -y ${packages.join(' ')}`);
+      process.exit(1);
+    }
+  }
+  const still = missing.filter(([cmd]) => !has(cmd));
+  if (still.length > 0) {
+    console.error(`still missing after install: ${still.map(([c]) => c).join(', ')}`);
+    process.exit(1);
+  }
+}
