@@ -61,7 +61,7 @@ export function progressReporter(
         total = e.plan.contentBytes;
         for (const l of e.plan.layers) for (const f of l.files) files.set(f.path, { size: f.size, done: 0 });
         line(
-          `plan: ${e.plan.fileCount} files, ${formatBytes(e.plan.contentBytes)} in ${e.plan.layers.length} layers -> ${e.destination}` +
+          `plan: ${e.plan.fileCount} files, ${formatBytes(e.plan.contentBytes)} in ${e.plan.layers.length} layer${e.plan.layers.length === 1 ? '' : 's'} -> ${e.destination}` +
             (e.skipped.length > 0 ? ` (${e.skipped.length} files skipped; --dry-run lists them)` : ''),
         );
         break;
