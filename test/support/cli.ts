@@ -1,0 +1,117 @@
+/**
+ * Runs the real CLI (`node bin/modelcar.js ...`) as a child process, the way a user or CI job does, with a clean
+ * environment: no credentials or SOURCE_DATE_EPOCH leak in from the machine running the tests.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { requireTool } from './tools.js';
+
+/** bin/modelcar.js, from dist/test/support/cli.js. */
+export const MODELCAR_BIN = fileURLToPath(new URL('../../../bin/modelcar.js', import.meta.url));
+
+/** An empty HOME shared by every run in this process, so ~/.docker/config.json of the machine is never read. */
+const emptyHome = mkdtempSync(join(tmpdir(), 'modelcar-home-'));
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface CliOptions {
+  readonly cwd?: string;
+  /** Added to the clean environment. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Run as an unprivileged user (nobody) even when the tests run as root, as CI does. */
+  readonly unprivileged?: boolean;
+  readonly timeoutMs?: number;
+}
+
+const NOBODY = 65534;
+
+function cleanEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
+  const keep = ['PATH', 'LANG', 'LC_ALL', 'TMPDIR', 'NODE_OPTIONS'];
+  const env: NodeJS.ProcessEnv = { HOME: emptyHome, NO_COLOR: '1' };
+  for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
+  return { ...env, ...extra };
+}
+
+/** `[command, ...args]` that runs `args` as nobody when we are root; unchanged otherwise. */
+export function asUnprivileged(command: readonly string[]): string[] {
+  if (process.getuid?.() !== 0) return [...command];
+  return [requireTool('setpriv'), '--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', ...command];
+}
+
+export function run(command: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
+  const argv = opts.unprivileged ? asUnprivileged(command) : [...command];
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0] as string, argv.slice(1), {
+      cwd: opts.cwd,
+      env: cleanEnv(opts.env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: opts.timeoutMs ?? 120_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+  });
+}
+
+/** Runs `modelcar ARGS...`. */
+export function modelcar(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
+  return run([process.execPath, MODELCAR_BIN, ...args], opts);
+}
+
+/** Runs `modelcar ARGS...`, fails the test with its stderr unless it exits 0. */
+export async function modelcarOk(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
+  const r = await modelcar(args, opts);
+  assert.equal(r.code, 0, `modelcar ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
+  return r;
+}
+
+export interface BuildJson {
+  readonly reference: string;
+  readonly digest: string;
+  readonly destination: string;
+  readonly storageUri?: string;
+  readonly base: { readonly name?: string; readonly digest?: string; readonly layers: number };
+  readonly files: number;
+  readonly bytes: number;
+  readonly layers: readonly {
+    readonly digest?: string;
+    readonly outcome?: string;
+    readonly size: number;
+    readonly files: readonly { readonly path: string; readonly size: number; readonly sha256?: string }[];
+  }[];
+  readonly skipped: readonly { readonly path: string; readonly reason: string }[];
+}
+
+/** `modelcar build ARGS... --json`, parsed; fails the test unless it exits 0. */
+export async function buildJson(args: readonly string[], opts: CliOptions = {}): Promise<BuildJson & CliResult> {
+  const r = await modelcarOk(['build', ...args, '--json'], opts);
+  return { ...(JSON.parse(r.stdout) as BuildJson), ...r };
+}
+
+/**
+ * Asserts the CLI failed the way every failure should look: a non-zero exit, exactly one `modelcar: error:` line
+ * matching `message`, a hint line, and no stack trace or internal error.
+ */
+export function assertCleanFailure(r: CliResult, message: RegExp): void {
+  assert.notEqual(r.code, 0, `expected a failure, got exit 0:\n${r.stdout}`);
+  const errors = r.stderr.split('\n').filter((l) => l.startsWith('modelcar: error: '));
+  assert.equal(errors.length, 1, `expected one error line on stderr:\n${r.stderr}`);
+  assert.match(errors[0] as string, message);
+  assert.match(r.stderr, /^ {2}hint: \S/m, `expected a hint line:\n${r.stderr}`);
+  assert.doesNotMatch(r.stderr, /internal error|\n\s+at .+:\d+:\d+\)?\n/, `unexpected crash output:\n${r.stderr}`);
+}
