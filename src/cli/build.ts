@@ -1,9 +1,13 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type BaseChoice, type BuildResult, build } from '../build/build.js';
 import { ModelcarError } from '../errors.js';
 import { DEFAULT_BASE, parsePlatform } from '../image/base.js';
-import { formatLocation, type ImageLocation, parseImageLocation } from '../oci/reference.js';
+import { formatLocation, formatRef, type ImageLocation, parseImageLocation } from '../oci/reference.js';
 import { DEFAULT_PLAN_OPTIONS, formatBytes } from '../plan/plan.js';
+import type { RegisterResult } from '../registry-model/register.js';
+import { registerBuild } from '../registry-model/register-build.js';
 import { LocalSource } from '../source/local.js';
 import { progressReporter, progressStyle } from './progress.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
@@ -26,6 +30,12 @@ interface BuildFlags extends RegistryFlags {
   dryRun?: boolean;
   json?: boolean;
   quiet?: boolean;
+  register?: boolean;
+  modelRegistry?: string;
+  modelName?: string;
+  modelVersion?: string;
+  modelRegistryTokenFile?: string;
+  resultDir?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -166,7 +176,23 @@ export function register(program: Command): void {
     )
     .option('--dry-run', 'print the layer plan (files, sizes, layers, what is skipped and why) and move no bytes')
     .option('--json', 'print one JSON object with the reference, digest and layers')
-    .option('-q, --quiet', 'no progress output');
+    .option('-q, --quiet', 'no progress output')
+    .option('--register', 'after the push, register the image in the Kubeflow Model Registry (needs --model-registry)')
+    .addOption(
+      new Option('--model-registry <url>', 'Model Registry REST URL, e.g. https://<name>-rest.<apps-domain>').env(
+        'MODEL_REGISTRY_URL',
+      ),
+    )
+    .option('--model-name <name>', 'registered model name (default: the Hub repo id or the directory name)')
+    .option('--model-version <version>', 'model version name (default: the image tag)')
+    .option(
+      '--model-registry-token-file <file>',
+      'bearer token for the Model Registry (default: $MODEL_REGISTRY_TOKEN, then the pod service-account token)',
+    )
+    .option(
+      '--result-dir <dir>',
+      'also write IMAGE_URL, IMAGE_DIGEST and MODEL_VERSION_ID files here (Tekton results)',
+    );
   addRegistryOptions(cmd);
   cmd.addOption(
     new Option(
@@ -189,6 +215,20 @@ export function register(program: Command): void {
   cmd.action(async (sourceArg: string, flags: BuildFlags & { sourceDateEpoch?: number }) => {
     const started = Date.now();
     const destination: ImageLocation = parseImageLocation(flags.to, { allowMissingRepository: true });
+    if (flags.register && !flags.modelRegistry) {
+      throw new ModelcarError(
+        'usage',
+        '--register needs the Model Registry URL',
+        'add --model-registry URL (or set MODEL_REGISTRY_URL)',
+      );
+    }
+    if (flags.register && destination.transport === 'layout') {
+      throw new ModelcarError(
+        'usage',
+        '--register needs a registry destination, not an OCI layout',
+        'push to a registry with --to HOST/REPO[:TAG], or copy the layout there first (modelcar copy)',
+      );
+    }
     const envEpoch = process.env.SOURCE_DATE_EPOCH;
     if (envEpoch !== undefined && !/^\d+$/.test(envEpoch)) {
       throw new ModelcarError(
@@ -224,11 +264,16 @@ export function register(program: Command): void {
         progressStyle({ json: flags.json === true, quiet: flags.quiet === true || flags.dryRun === true }),
       ),
     });
+    const registered = flags.register && !flags.dryRun ? await registerImage(result, flags) : undefined;
+    if (flags.resultDir && !flags.dryRun) await writeResults(flags.resultDir, result, registered);
     const seconds = (Date.now() - started) / 1000;
     if (flags.json) {
-      process.stdout.write(
-        `${JSON.stringify({ dryRun: flags.dryRun === true, ...summary(result, seconds) }, null, 2)}\n`,
-      );
+      const json = {
+        dryRun: flags.dryRun === true,
+        ...summary(result, seconds),
+        ...(registered ? { registered } : {}),
+      };
+      process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
     } else if (flags.dryRun) {
       printPlan(result);
     } else {
@@ -238,4 +283,44 @@ export function register(program: Command): void {
       process.stdout.write(`${line}\n`);
     }
   });
+}
+
+async function registerImage(result: BuildResult, flags: BuildFlags): Promise<RegisterResult> {
+  const files = result.layers.flatMap((l) => l.files);
+  const registered = await registerBuild(
+    {
+      image: result.reference as string,
+      ...(result.destination.transport === 'registry' && result.destination.ref.tag
+        ? { tag: result.destination.ref.tag }
+        : {}),
+      source: { uri: result.source.uri, ...(result.source.revision ? { revision: result.source.revision } : {}) },
+      files,
+      totalBytes: result.plan.contentBytes,
+    },
+    {
+      modelRegistry: flags.modelRegistry as string,
+      ...(flags.modelName ? { name: flags.modelName } : {}),
+      ...(flags.modelVersion ? { version: flags.modelVersion } : {}),
+      ...(flags.modelRegistryTokenFile ? { tokenFile: flags.modelRegistryTokenFile } : {}),
+      ...(flags.caFile ? { caFile: flags.caFile } : {}),
+    },
+  );
+  if (!flags.quiet) {
+    process.stderr.write(
+      `${registered.unchanged ? 'already registered, nothing changed' : 'registered'}: model version ${registered.modelVersionId} (model ${registered.registeredModelId}, artifact ${registered.modelArtifactId})\n`,
+    );
+  }
+  return registered;
+}
+
+/** Tekton results: small files the pipeline passes on (image, digest, version id). */
+async function writeResults(dir: string, result: BuildResult, registered?: RegisterResult): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const url =
+    result.destination.transport === 'registry'
+      ? formatRef({ ...result.destination.ref, digest: undefined })
+      : formatLocation(result.destination);
+  await writeFile(join(dir, 'IMAGE_URL'), url);
+  await writeFile(join(dir, 'IMAGE_DIGEST'), result.digest ?? '');
+  await writeFile(join(dir, 'MODEL_VERSION_ID'), registered?.modelVersionId ?? '');
 }
