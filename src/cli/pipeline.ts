@@ -6,6 +6,7 @@ import { kustomizeFiles } from '../deploy/kustomize.js';
 import { dnsLabel } from '../deploy/manifest.js';
 import {
   ASSUMED_THROUGHPUT_MBPS,
+  DEFAULT_MODEL_REGISTRY_NAMESPACE,
   goDuration,
   type PipelineOptions,
   pipelineManifests,
@@ -30,6 +31,7 @@ interface PipelineFlags {
   hfTokenSecret: string;
   registryAuthSecret?: string;
   modelRegistry?: string;
+  modelRegistryNamespace?: string;
   cache?: string;
   inline?: boolean;
   output?: string;
@@ -78,6 +80,10 @@ export function register(program: Command): void {
       'kubernetes.io/dockerconfigjson Secret for an external destination registry',
     )
     .option('--model-registry <url>', 'Kubeflow Model Registry REST URL: adds --register to the build')
+    .option(
+      '--model-registry-namespace <ns>',
+      `namespace of the Model Registry instance, for the RoleBinding to registry-user-<name> (default: ${DEFAULT_MODEL_REGISTRY_NAMESPACE})`,
+    )
     .option('--cache <size>', 'an emptyDir cache with this size limit (e.g. 100Gi); default: none, fully streamed')
     .option(
       '--inline',
@@ -99,6 +105,7 @@ export function register(program: Command): void {
         hfTokenSecret: flags.hfTokenSecret,
         ...(flags.registryAuthSecret ? { registryAuthSecret: flags.registryAuthSecret } : {}),
         ...(flags.modelRegistry ? { modelRegistry: flags.modelRegistry } : {}),
+        ...(flags.modelRegistryNamespace ? { modelRegistryNamespace: flags.modelRegistryNamespace } : {}),
         ...(flags.cache ? { cache: flags.cache } : {}),
       };
       const result = pipelineManifests(opts, flags.inline === true);

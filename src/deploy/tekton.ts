@@ -4,6 +4,8 @@
  * script), a Pipeline around it, a PipelineRun, and the ServiceAccount + RoleBinding it runs as. Pure: returns objects.
  */
 import { ModelcarError } from '../errors.js';
+import { registryNameFromUrl } from '../registry-model/register.js';
+import { isHfRef, parseHfRef } from '../source/hf-ref.js';
 import { formatRef, type ImageRef, isInternalRegistry, parsePinnedImage } from './image-ref.js';
 import { RESTRICTED_CONTAINER_SECURITY } from './kserve.js';
 import { dnsLabel, type K8sObject, MANAGED_BY, type Manifest } from './manifest.js';
@@ -21,6 +23,8 @@ export interface PipelineOptions {
   hfTokenSecret: string;
   registryAuthSecret?: string;
   modelRegistry?: string;
+  /** Namespace of the Model Registry instance (its Role `registry-user-<name>` lives there). */
+  modelRegistryNamespace?: string;
   /** Kubernetes quantity, e.g. `100Gi`: an emptyDir cache with this sizeLimit. */
   cache?: string;
 }
@@ -32,7 +36,7 @@ const HOME = '/home/modelcar';
 const CACHE = '/cache';
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
-/** Timeout sizing: base + 2 x (size / assumed throughput), rounded up to 10 minutes. Documented in docs/pipeline.md. */
+/** Timeout sizing: base + 2 x (size / assumed throughput), rounded up to 10 minutes. Documented in docs/serving.md. */
 export const TIMEOUT_BASE_MINUTES = 30;
 export const ASSUMED_THROUGHPUT_MBPS = 50;
 export const TIMEOUT_SAFETY_FACTOR = 2;
@@ -65,7 +69,8 @@ interface Parts {
 }
 
 function check(o: PipelineOptions): Parts {
-  const hf = o.source.startsWith('hf://');
+  const hf = isHfRef(o.source);
+  if (hf) parseHfRef(o.source);
   if (!hf && !o.sourcePvc) {
     throw new ModelcarError(
       'usage',
@@ -162,8 +167,8 @@ function taskSpec(o: PipelineOptions, p: Parts): Record<string, unknown> {
   if (o.registryAuthSecret)
     env.push({ name: 'REGISTRY_AUTH_FILE', value: '$(workspaces.registry-auth.path)/.dockerconfigjson' });
   if (p.internal || p.register) {
-    // The pod's own bound token authenticates to the internal registry and the Model Registry; the service CA signs both.
-    env.push({ name: 'MODELCAR_REGISTRY_TOKEN_FILE', value: `${SA_DIR}/token` });
+    // modelcar reads the pod's own bound token for the internal registry and the Model Registry by itself; their
+    // certificates are signed by the service CA, which OpenShift projects next to the token.
     env.push({ name: 'NODE_EXTRA_CA_CERTS', value: `${SA_DIR}/service-ca.crt` });
   }
 
@@ -308,6 +313,14 @@ export function pipelineManifests(o: PipelineOptions, inline = false): PipelineR
       },
     });
   }
+  if (o.modelRegistry) {
+    const binding = modelRegistryBinding(o, p);
+    if (binding) manifests.push(binding);
+    else
+      warnings.push(
+        `cannot tell the Model Registry instance name from ${o.modelRegistry}: grant ServiceAccount ${p.saName} the Role registry-user-<name> in the registry's namespace yourself`,
+      );
+  }
   const spec = taskSpec(o, p);
   const runComment = 'Create with `oc create -f` (generateName: every create is a new run).';
   if (inline) {
@@ -352,6 +365,33 @@ export function pipelineManifests(o: PipelineOptions, inline = false): PipelineR
     spec: runSpec(o, p, { pipelineRef: { name: o.name } }),
   };
   return { manifests, warnings, namedRun };
+}
+
+/** Default namespace of Model Registry instances on OpenShift AI (Open Data Hub uses odh-model-registries). */
+export const DEFAULT_MODEL_REGISTRY_NAMESPACE = 'rhoai-model-registries';
+
+/**
+ * kube-rbac-proxy in front of the Model Registry lets a token through when its identity may `get` the registry's
+ * Service; the operator's Role `registry-user-<name>` grants exactly that.
+ */
+function modelRegistryBinding(o: PipelineOptions, p: Parts): Manifest | undefined {
+  const registry = o.modelRegistry ? registryNameFromUrl(o.modelRegistry) : undefined;
+  if (!registry) return undefined;
+  return {
+    file: 'rolebinding-model-registry.yaml',
+    comment: `Lets the pipeline's token through the Model Registry's auth proxy (get on services/${registry}).`,
+    doc: {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: {
+        name: `${p.saName}-model-registry-user`,
+        namespace: o.modelRegistryNamespace ?? DEFAULT_MODEL_REGISTRY_NAMESPACE,
+        labels: { ...MANAGED_BY },
+      },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `registry-user-${registry}` },
+      subjects: [{ kind: 'ServiceAccount', name: p.saName, namespace: o.namespace }],
+    },
+  };
 }
 
 export function defaultPipelineName(): string {
