@@ -1,0 +1,76 @@
+import type { Command } from 'commander';
+import { copyImage } from '../copy/copy.js';
+import { ModelcarError } from '../errors.js';
+import { manifestReference } from '../image/read-image.js';
+import { openRepository } from '../oci/open.js';
+import { formatLocation, type ImageLocation, parseImageLocation } from '../oci/reference.js';
+import { formatBytes } from '../plan/plan.js';
+import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
+
+interface CopyFlags extends RegistryFlags {
+  concurrency: string;
+  json?: boolean;
+}
+
+/** The destination tag: the one given, else the source's tag; a destination digest must be the source's. */
+function destinationTag(src: ImageLocation, dst: ImageLocation): { tag?: string; digest?: string } {
+  const srcTag = src.transport === 'layout' ? src.tag : src.ref.tag;
+  if (dst.transport === 'layout') {
+    const tag = dst.tag ?? srcTag;
+    return tag ? { tag } : {};
+  }
+  const tag = dst.ref.tag ?? srcTag;
+  return { ...(tag ? { tag } : {}), ...(dst.ref.digest ? { digest: dst.ref.digest } : {}) };
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('copy')
+    .argument('<src>', 'the image to mirror: HOST/REPO:TAG, HOST/REPO@sha256:..., or oci:DIR[:TAG]')
+    .argument('<dest>', 'where to: HOST/REPO[:TAG] or oci:DIR[:TAG] (default tag: the source tag)')
+    .description(
+      'Mirror an image (or a multi-platform index with its images) blob by blob: blobs the destination has are\n' +
+        'skipped, blobs in the same registry are mounted, the rest are streamed; every digest is preserved and the\n' +
+        'manifest is written last. For disconnected clusters and pre-built catalog ModelCars.',
+    )
+    .option('--concurrency <n>', 'blobs moved at once', '3')
+    .option('--json', 'print one JSON object');
+  addRegistryOptions(cmd);
+  cmd.action(async (srcArg: string, dstArg: string, flags: CopyFlags) => {
+    const src = parseImageLocation(srcArg);
+    const dst = parseImageLocation(dstArg);
+    const { tag, digest } = destinationTag(src, dst);
+    const opts = registryOptions(flags);
+    const from = await openRepository(src, opts);
+    const to = await openRepository(dst, opts);
+    try {
+      await to.checkWritable();
+      const result = await copyImage(from, manifestReference(src), to, {
+        ...(tag ? { tag } : {}),
+        concurrency: Math.max(1, Number(flags.concurrency) || 3),
+      });
+      if (digest && digest !== result.digest) {
+        throw new ModelcarError(
+          'integrity',
+          `${formatLocation(dst)} names ${digest}, but the source image is ${result.digest}`,
+          'drop the digest from the destination or name the source by that digest',
+        );
+      }
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ source: srcArg, destination: dstArg, ...result }, null, 2)}\n`);
+        return;
+      }
+      const count = (o: string) => result.blobs.filter((b) => b.outcome === o).length;
+      process.stderr.write(
+        `${result.blobs.length} blobs: ${count('copied')} copied (${formatBytes(result.bytesCopied)}), ${count('mounted')} mounted, ${count('present')} already there; ${result.manifests} manifest${result.manifests === 1 ? '' : 's'}\n`,
+      );
+      const where =
+        dst.transport === 'layout'
+          ? `oci:${dst.dir}${tag ? `:${tag}` : ''} ${result.digest}`
+          : `${dst.ref.registry}/${dst.ref.repository}${tag ? `:${tag}` : ''}@${result.digest}`;
+      process.stdout.write(`${where}\n`);
+    } finally {
+      await Promise.all([from.close?.(), to.close?.()]);
+    }
+  });
+}

@@ -1,0 +1,71 @@
+import type { Command } from 'commander';
+import { parsePlatform } from '../image/base.js';
+import { manifestReference } from '../image/read-image.js';
+import { inspectImage } from '../inspect/inspect.js';
+import { openRepository } from '../oci/open.js';
+import { parseImageLocation } from '../oci/reference.js';
+import { formatBytes } from '../plan/plan.js';
+import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
+
+interface InspectFlags extends RegistryFlags {
+  platform?: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('inspect')
+    .argument('<ref>', 'the image: HOST/REPO:TAG, HOST/REPO@sha256:..., docker://..., oci://... or oci:DIR[:TAG]')
+    .description(
+      'Show what a ModelCar holds without pulling it: files under /models with sizes and sha256 (from the layer\n' +
+        'annotations, or read from the layers), base image, annotations, total size and the layer plan.',
+    )
+    .option('--platform <os/arch>', 'which image of a multi-platform index (default: its only one, else linux/amd64)')
+    .option('--json', 'print one JSON object');
+  addRegistryOptions(cmd);
+  cmd.action(async (refArg: string, flags: InspectFlags) => {
+    const location = parseImageLocation(refArg);
+    const repo = await openRepository(location, registryOptions(flags));
+    try {
+      const report = await inspectImage(
+        repo,
+        manifestReference(location),
+        flags.platform ? parsePlatform(flags.platform) : undefined,
+      );
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ reference: refArg, ...report }, null, 2)}\n`);
+        return;
+      }
+      const out: string[] = [];
+      out.push(`image: ${refArg}`, `digest: ${report.manifestDigest}`);
+      if (report.index) out.push(`index: ${report.index.digest} (${report.index.platforms.join(', ')})`);
+      out.push(`platform: ${report.platform}`);
+      out.push(
+        `base: ${report.base.name ?? 'unknown'}${report.base.digest ? `@${report.base.digest}` : ''} (${report.base.layers} layers)`,
+      );
+      out.push(`user: ${report.config.user ?? '(root)'}`);
+      if (report.config.entrypoint) out.push(`entrypoint: ${JSON.stringify(report.config.entrypoint)}`);
+      out.push(
+        `size: ${formatBytes(report.totalBytes)} in total, ${formatBytes(report.modelBytes)} of model in ${report.files.length} files`,
+      );
+      out.push('layers:');
+      for (const l of report.layers) {
+        out.push(
+          `  ${String(l.index).padStart(2)} ${l.kind.padEnd(5)} ${l.digest} ${formatBytes(l.size).padStart(9)}${l.kind === 'model' ? `  ${l.files} file${l.files === 1 ? '' : 's'} (from ${l.filesFrom})` : ''}`,
+        );
+      }
+      out.push('files:');
+      for (const f of report.files) {
+        out.push(`  ${f.path}  ${formatBytes(f.size)}  sha256:${f.sha256}  (layer ${f.layer})`);
+      }
+      const annotations = Object.entries(report.annotations);
+      if (annotations.length > 0) {
+        out.push('annotations:');
+        for (const [k, v] of annotations) out.push(`  ${k}: ${v}`);
+      }
+      process.stdout.write(`${out.join('\n')}\n`);
+    } finally {
+      await repo.close?.();
+    }
+  });
+}
