@@ -17,6 +17,8 @@ export interface SourceIdentity {
   readonly title: string;
   /** Commit sha the bytes were pinned to, when the source has one. */
   readonly revision?: string;
+  /** The branch, tag or ref the user asked for, before it was pinned to `revision` (for naming the image tag). */
+  readonly ref?: string;
   /** Commit time of that revision, used as the fixed timestamp when SOURCE_DATE_EPOCH is not set. */
   readonly committedAt?: Date;
   /** SPDX license id from the model card, when known. */

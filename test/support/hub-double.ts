@@ -72,6 +72,11 @@ export interface HubDoubleOptions {
   readonly pageSize?: number;
   /** Serve small (non-LFS) files through a relative 307 to /api/resolve-cache/... like the current Hub does. */
   readonly smallFilesVia307?: boolean;
+  /**
+   * Tokens the Hub knows. When given, any other token is answered 401 "Invalid credentials", as the Hub does for a
+   * revoked or mistyped token; otherwise every `hf_...` token counts as a valid, ungranted account.
+   */
+  readonly knownTokens?: readonly string[];
 }
 
 interface StoredFile {
@@ -222,7 +227,8 @@ export class HubDouble {
   }
 
   private commitOf(repo: StoredRepo, rev: string): StoredCommit | undefined {
-    const i = repo.refs.get(rev);
+    // The Hub answers HEAD (what `modelInfo` asks without a revision) with the default branch.
+    const i = repo.refs.get(rev === 'HEAD' ? 'main' : rev);
     if (i !== undefined) return repo.commits[i];
     return repo.commits.find((c) => c.sha === rev);
   }
@@ -257,7 +263,8 @@ export class HubDouble {
     const u = new URL(req.url ?? '/', this.url);
     const seg = u.pathname.split('/').slice(1);
     const token = this.token(req);
-    if (token !== undefined && !token.startsWith('hf_')) {
+    const known = this.options.knownTokens;
+    if (token !== undefined && (!token.startsWith('hf_') || (known !== undefined && !known.includes(token)))) {
       this.log('hub', req);
       return sendError(res, 401, undefined, 'Invalid credentials in Authorization header');
     }

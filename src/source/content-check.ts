@@ -1,0 +1,123 @@
+import { createHash, type Hash } from 'node:crypto';
+import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { ModelcarError } from '../errors.js';
+
+/** What a file's bytes must hash to: the LFS sha256, or the git blob sha1 the Hub lists for small files. */
+export interface ExpectedContent {
+  readonly size: number;
+  readonly algorithm: 'sha256' | 'git-sha1';
+  /** Lower-case hex. */
+  readonly hex: string;
+}
+
+/** Optional place the verified bytes also go (the `--cache` copy); committed only after the check passed. */
+export interface VerifiedSink {
+  write(chunk: Buffer): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+export interface CheckOptions {
+  /** Printed in errors: the file path. */
+  readonly label: string;
+  /** Bytes the input must deliver. */
+  readonly size: number;
+  /** Absent when the stream starts mid-file and the hash cannot be known. */
+  readonly expected?: ExpectedContent;
+  readonly sink?: VerifiedSink;
+}
+
+function startHash(expected: ExpectedContent): Hash {
+  if (expected.algorithm === 'sha256') return createHash('sha256');
+  // What git hashes for a blob: a header naming the size, then the content.
+  return createHash('sha1').update(`blob ${expected.size}\0`);
+}
+
+/**
+ * Passes bytes through while counting and hashing them, holding back the last chunk until the whole file has been
+ * checked: a consumer never sees the end of a file whose hash or size is wrong, it sees an error instead.
+ */
+class CheckedStream extends Transform {
+  private readonly hash?: Hash;
+  private seen = 0;
+  private held?: Buffer;
+
+  constructor(private readonly opts: CheckOptions) {
+    super();
+    if (opts.expected) this.hash = startHash(opts.expected);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.opts.size) {
+      done(this.sizeError());
+      return;
+    }
+    this.hash?.update(chunk);
+    const previous = this.held;
+    this.held = chunk;
+    if (previous) this.forward(previous).then(() => done(), done);
+    else done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    this.finish().then(() => done(), done);
+  }
+
+  override _destroy(err: Error | null, done: (error?: Error | null) => void): void {
+    const sink = this.opts.sink;
+    if (!sink) {
+      done(err);
+      return;
+    }
+    // After a commit this is a no-op; otherwise the consumer gave up early and the partial copy goes.
+    sink.abort().then(
+      () => done(err),
+      () => done(err),
+    );
+  }
+
+  private async forward(chunk: Buffer): Promise<void> {
+    await this.opts.sink?.write(chunk);
+    this.push(chunk);
+  }
+
+  private async finish(): Promise<void> {
+    if (this.seen !== this.opts.size) throw this.sizeError();
+    const expected = this.opts.expected;
+    if (expected && this.hash) {
+      const got = this.hash.digest('hex');
+      if (got !== expected.hex) {
+        const what = expected.algorithm === 'sha256' ? 'sha256' : 'git blob sha1';
+        throw new ModelcarError(
+          'integrity',
+          `${this.opts.label}: ${what} mismatch: expected ${expected.hex}, got ${got}`,
+          'the bytes served differ from what the Hub lists for this commit; nothing was published; run again, and report it to the repository owner if it persists',
+        );
+      }
+    }
+    const last = this.held;
+    this.held = undefined;
+    if (last) await this.opts.sink?.write(last);
+    await this.opts.sink?.commit();
+    if (last) this.push(last);
+  }
+
+  private sizeError(): ModelcarError {
+    return new ModelcarError(
+      'integrity',
+      `${this.opts.label}: ${this.seen > this.opts.size ? 'more' : 'fewer'} bytes than the ${this.opts.size} promised (got ${this.seen})`,
+      'the file changed or the transfer was cut; run again',
+    );
+  }
+}
+
+/**
+ * The input's bytes, checked. Destroying the result destroys the input; an error on either side reaches the
+ * consumer as an error of the result.
+ */
+export function checkedStream(input: Readable, opts: CheckOptions): Readable {
+  const out = new CheckedStream(opts);
+  pipeline(input, out, () => {});
+  return out;
+}

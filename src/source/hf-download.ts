@@ -1,0 +1,200 @@
+import { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { ModelcarError, messageOf } from '../errors.js';
+import type { ByteBudget } from './byte-budget.js';
+import { type HubHttp, type ResolvedFile, RetryableError } from './hf-http.js';
+import { RetryCounter, type RetryPolicy } from './retry-policy.js';
+
+export interface RangedDownloadOptions {
+  readonly http: HubHttp;
+  readonly commit: string;
+  readonly path: string;
+  /** Size of the whole file. */
+  readonly size: number;
+  /** First byte to deliver. */
+  readonly offset: number;
+  /** Where the bytes are, as `resolve` answered when the file was opened. */
+  readonly resolved: ResolvedFile;
+  /** Parts fetched at once. */
+  readonly connections: number;
+  readonly partSize: number;
+  /** Shared by every download of the source; a part reserves its size here before its request starts. */
+  readonly budget: ByteBudget;
+  readonly retry: RetryPolicy;
+}
+
+interface Part {
+  readonly size: number;
+  readonly bytes: Promise<Buffer>;
+}
+
+/**
+ * A file's bytes from `offset` to the end, fetched as consecutive ranges over up to `connections` connections and
+ * delivered in order. One CDN connection often tops out near 40 MB/s; several at once do not. A part that loses its
+ * connection resumes with a Range from its first missing byte, so nothing is fetched twice. Memory is bounded by the
+ * shared budget and by `connections` parts per file. The stream errors, and never ends early, when a part cannot be
+ * completed within the retry policy.
+ */
+export class RangedDownload extends Readable {
+  private readonly aborter = new AbortController();
+  private readonly queue: Part[] = [];
+  private location: ResolvedFile | Promise<ResolvedFile>;
+  private nextStart: number;
+  private started = false;
+  private pumping = false;
+  private held = 0;
+  private changed = deferred();
+
+  constructor(private readonly opts: RangedDownloadOptions) {
+    super({ highWaterMark: 1 });
+    this.location = opts.resolved;
+    this.nextStart = opts.offset;
+  }
+
+  override _read(): void {
+    if (!this.started) {
+      this.started = true;
+      this.schedule().catch((e) => this.destroy(e));
+    }
+    if (!this.pumping) this.pump().catch((e) => this.destroy(e));
+  }
+
+  override _destroy(err: Error | null, done: (error?: Error | null) => void): void {
+    this.aborter.abort();
+    this.opts.budget.release(this.held);
+    this.held = 0;
+    this.queue.length = 0;
+    this.changed.resolve();
+    done(err);
+  }
+
+  /** Starts part requests in file order while the window and the shared budget allow. */
+  private async schedule(): Promise<void> {
+    const { size, partSize, connections, budget } = this.opts;
+    while (this.nextStart < size && !this.destroyed) {
+      if (this.queue.length >= connections) {
+        await this.changed.promise;
+        continue;
+      }
+      const start = this.nextStart;
+      const length = Math.min(partSize, size - start);
+      await budget.acquire(length, this.aborter.signal);
+      if (this.destroyed) {
+        budget.release(length);
+        return;
+      }
+      this.nextStart += length;
+      this.held += length;
+      const bytes = this.fetchPart(start, length);
+      bytes.catch((e) => this.destroy(e));
+      this.queue.push({ size: length, bytes });
+      this.notify();
+    }
+  }
+
+  /** Hands finished parts to the consumer in order, as long as it keeps reading. */
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      while (!this.destroyed) {
+        const head = this.queue[0];
+        if (!head) {
+          if (this.nextStart >= this.opts.size) {
+            this.push(null);
+            return;
+          }
+          await this.changed.promise;
+          continue;
+        }
+        const bytes = await head.bytes;
+        if (this.destroyed) return;
+        this.queue.shift();
+        this.held -= head.size;
+        this.opts.budget.release(head.size);
+        this.notify();
+        if (!this.push(bytes)) return;
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private notify(): void {
+    const was = this.changed;
+    this.changed = deferred();
+    was.resolve();
+  }
+
+  /** One range into its own buffer, resuming from the first missing byte after a drop. */
+  private async fetchPart(start: number, length: number): Promise<Buffer> {
+    const { http, path, size } = this.opts;
+    const signal = this.aborter.signal;
+    const buf = Buffer.allocUnsafeSlow(length);
+    const retry = new RetryCounter(this.opts.retry);
+    let got = 0;
+    while (got < length) {
+      try {
+        const where = await this.location;
+        const from = start + got;
+        const to = start + length - 1;
+        const res = await http.getRange(where.url, path, from, to, signal);
+        checkRange(res, path, from, to, size);
+        try {
+          for await (const chunk of res.body as AsyncIterable<Buffer>) {
+            if (chunk.length > length - got) {
+              throw new ModelcarError(
+                'hub',
+                `${path}: the server sent more bytes than the range ${from}-${to} asked for`,
+                'check HF_ENDPOINT and any proxy between here and the Hub',
+              );
+            }
+            chunk.copy(buf, got);
+            got += chunk.length;
+            retry.progressed();
+          }
+        } catch (e) {
+          if (e instanceof ModelcarError || signal.aborted) throw e;
+          throw new RetryableError(`${path}: connection lost at byte ${start + got}: ${messageOf(e)}`, e);
+        }
+        if (got < length) throw new RetryableError(`${path}: connection closed at byte ${start + got}`);
+      } catch (e) {
+        if (signal.aborted || !(e instanceof RetryableError)) throw e;
+        if (e.stale) {
+          // Signed CDN URLs expire during long builds: ask the Hub again.
+          const again = http.resolve(this.opts.commit, path, signal);
+          again.catch(() => {}); // awaited by the next try; this keeps a failure from being unhandled meanwhile
+          this.location = again;
+        }
+        if (!(await retry.again(signal))) {
+          throw new ModelcarError(
+            'network',
+            `${path}: download failed ${retry.count} times in a row at byte ${start + got} of ${size} (${e.message})`,
+            'check the network and HF_ENDPOINT; run again (a --cache DIR keeps completed files)',
+            { cause: e },
+          );
+        }
+      }
+    }
+    return buf;
+  }
+}
+
+function checkRange(res: Dispatcher.ResponseData, path: string, from: number, to: number, size: number): void {
+  if (res.statusCode === 200 && from === 0 && to === size - 1) return;
+  const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
+  if (res.statusCode === 206 && range && Number(range[1]) === from && Number(range[2]) === to) return;
+  res.body.destroy();
+  throw new ModelcarError(
+    'hub',
+    `${path}: asked for bytes ${from}-${to}, got HTTP ${res.statusCode} ${res.headers['content-range'] ?? 'without Content-Range'}`,
+    'a proxy or mirror in between does not honour Range requests; check HF_ENDPOINT and the proxy settings',
+  );
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}

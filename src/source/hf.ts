@@ -1,0 +1,268 @@
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { listCommits, listFiles, modelInfo } from '@huggingface/hub';
+import { ModelcarError } from '../errors.js';
+import { ByteBudget } from './byte-budget.js';
+import { checkedStream, type ExpectedContent } from './content-check.js';
+import { HubCache } from './hf-cache.js';
+import { RangedDownload } from './hf-download.js';
+import { HubHttp, type HubHttpOptions } from './hf-http.js';
+import { formatHfRef, type HfRef, isCommitSha, parseHfRef } from './hf-ref.js';
+import type { HfToken } from './hf-token.js';
+import { DEFAULT_RETRY, type RetryPolicy } from './retry-policy.js';
+import type { ModelSource, SourceEntry, SourceIdentity } from './source.js';
+
+export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co';
+export const DEFAULT_CONNECTIONS = 4;
+const MiB = 1024 * 1024;
+
+export interface HfSourceOptions extends HubHttpOptions {
+  /** The Hub's base URL. @default https://huggingface.co */
+  readonly endpoint?: string;
+  readonly token?: HfToken;
+  /** Keep verified files in this directory (Hugging Face cache layout) and build from them when complete. */
+  readonly cacheDir?: string;
+  /** Ranged connections per file. @default 4 */
+  readonly connections?: number;
+  /** Bytes per ranged request. @default 16 MiB */
+  readonly partSize?: number;
+  /** Memory cap shared by every open file. @default 128 MiB */
+  readonly budget?: ByteBudget;
+  readonly retry?: Partial<RetryPolicy>;
+}
+
+interface Pinned {
+  readonly commit: string;
+  readonly identity: SourceIdentity;
+}
+
+/** What the listing promises about a file: its size and the hash the bytes must have. */
+interface Listed {
+  readonly size: number;
+  readonly expected: ExpectedContent;
+}
+
+/**
+ * A model repository on the Hugging Face Hub. The revision is turned into a commit sha once; the listing and every
+ * download ask for that sha, so a branch that moves during a build cannot mix two commits. Every file is checked
+ * against the listing's sha256 (LFS) or git blob sha1 (small files) while it streams.
+ */
+export class HfSource implements ModelSource {
+  readonly ref: HfRef;
+  readonly endpoint: string;
+  private readonly http: HubHttp;
+  private readonly cache?: HubCache;
+  private readonly budget: ByteBudget;
+  private readonly retry: RetryPolicy;
+  private pinned?: Promise<Pinned>;
+  private listing?: Promise<Map<string, Listed>>;
+
+  constructor(
+    ref: HfRef | string,
+    private readonly opts: HfSourceOptions = {},
+  ) {
+    this.ref = typeof ref === 'string' ? parseHfRef(ref) : ref;
+    this.endpoint = (opts.endpoint ?? DEFAULT_HF_ENDPOINT).replace(/\/+$/, '');
+    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.budget = opts.budget ?? new ByteBudget(128 * MiB);
+    const ctx = {
+      endpoint: this.endpoint,
+      repo: this.ref.repo,
+      ...(this.ref.revision ? { revision: this.ref.revision } : {}),
+      ...(opts.token ? { tokenSource: opts.token.source } : {}),
+    };
+    this.http = new HubHttp(ctx, opts.token, opts, this.retry);
+    if (opts.cacheDir) this.cache = new HubCache(opts.cacheDir, this.ref.repo);
+  }
+
+  async identity(): Promise<SourceIdentity> {
+    return (await this.pin()).identity;
+  }
+
+  /** The commit every request is pinned to. */
+  async commit(): Promise<string> {
+    return (await this.pin()).commit;
+  }
+
+  private pin(): Promise<Pinned> {
+    this.pinned ??= this.resolveRevision();
+    return this.pinned;
+  }
+
+  private async resolveRevision(): Promise<Pinned> {
+    const { repo, name, revision } = this.ref;
+    const common = { hubUrl: this.endpoint, fetch: this.http.fetch };
+    // huggingface_hub's default revision is "main" too.
+    const asked = revision ?? 'main';
+    const info = await modelInfo({ ...common, name: repo, revision: asked, additionalFields: ['sha', 'cardData'] });
+    const commit = info.sha;
+    if (typeof commit !== 'string' || !isCommitSha(commit)) {
+      throw new ModelcarError(
+        'hub',
+        `${formatHfRef(this.ref, revision)}: the Hub did not name a commit for "${asked}"`,
+        'check HF_ENDPOINT points at a Hugging Face Hub',
+      );
+    }
+    let committedAt: Date | undefined;
+    for await (const c of listCommits({ ...common, repo, revision: commit, batchSize: 1 })) {
+      committedAt = c.date;
+      break;
+    }
+    if (this.cache && asked !== commit) await this.cache.recordRef(asked, commit);
+    const license = licenseOf(info.cardData);
+    const identity: SourceIdentity = {
+      uri: formatHfRef(this.ref, commit),
+      title: name,
+      revision: commit,
+      ref: asked,
+      ...(committedAt && !Number.isNaN(committedAt.getTime()) ? { committedAt } : {}),
+      ...(license ? { license } : {}),
+    };
+    return { commit, identity };
+  }
+
+  async list(): Promise<SourceEntry[]> {
+    const files = await this.files();
+    return [...files.entries()]
+      .map(([path, f]) => ({
+        path,
+        size: f.size,
+        ...(f.expected.algorithm === 'sha256' ? { sha256: f.expected.hex } : {}),
+      }))
+      .sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+  }
+
+  private files(): Promise<Map<string, Listed>> {
+    this.listing ??= this.listFiles();
+    return this.listing;
+  }
+
+  private async listFiles(): Promise<Map<string, Listed>> {
+    const { commit } = await this.pin();
+    const out = new Map<string, Listed>();
+    const files = listFiles({
+      repo: this.ref.repo,
+      revision: commit,
+      recursive: true,
+      hubUrl: this.endpoint,
+      fetch: this.http.fetch,
+    });
+    for await (const f of files) {
+      if (f.type !== 'file') continue;
+      checkPath(this.ref, f.path);
+      const sha256 = f.lfs?.oid;
+      const hex = sha256 ?? f.oid;
+      if (!hex) {
+        throw new ModelcarError(
+          'hub',
+          `${formatHfRef(this.ref, commit)}: the listing gives no hash for ${f.path}`,
+          'check HF_ENDPOINT points at a Hugging Face Hub',
+        );
+      }
+      out.set(f.path, {
+        size: f.size,
+        expected: { size: f.size, algorithm: sha256 ? 'sha256' : 'git-sha1', hex: hex.toLowerCase() },
+      });
+    }
+    if (out.size === 0) {
+      throw new ModelcarError(
+        'source',
+        `${formatHfRef(this.ref, commit)} has no files`,
+        'check the repository and revision on the Hub',
+      );
+    }
+    return out;
+  }
+
+  async open(entry: SourceEntry, offset = 0): Promise<Readable> {
+    const { commit } = await this.pin();
+    const listed = (await this.files()).get(entry.path);
+    if (!listed) {
+      throw new ModelcarError(
+        'source',
+        `${entry.path} is not in ${formatHfRef(this.ref, commit)}`,
+        'pass a path from the listing',
+      );
+    }
+    const { size, expected } = listed;
+    if (offset < 0 || offset > size) throw new RangeError(`offset ${offset} outside ${entry.path} (${size} bytes)`);
+    // From the middle of a file the hash cannot be known: only the size is checked then.
+    const check = {
+      label: entry.path,
+      size: size - offset,
+      ...(offset === 0 ? { expected } : {}),
+    };
+    const cached = await this.cache?.find(commit, entry.path, expected.hex, size);
+    if (cached) return checkedStream(createReadStream(cached, { start: offset, highWaterMark: MiB }), check);
+    if (size === offset) return checkedStream(Readable.from([]), check);
+    const resolved = await this.http.resolve(commit, entry.path);
+    const label = `${formatHfRef(this.ref, commit)}: ${entry.path}`;
+    if (resolved.size !== size) {
+      throw new ModelcarError(
+        'hub',
+        `${label}: listed as ${size} bytes but the Hub serves ${resolved.size}`,
+        'the Hub contradicts itself; run again later',
+      );
+    }
+    if (resolved.repoCommit && resolved.repoCommit !== commit) {
+      throw new ModelcarError(
+        'hub',
+        `${label}: asked for commit ${commit}, the Hub answered for ${resolved.repoCommit}`,
+        'check HF_ENDPOINT and any caching proxy in between',
+      );
+    }
+    if (expected.algorithm === 'sha256' && resolved.linkedEtag && /^[0-9a-f]{64}$/.test(resolved.linkedEtag)) {
+      if (resolved.linkedEtag !== expected.hex) {
+        throw new ModelcarError(
+          'integrity',
+          `${entry.path}: sha256 mismatch: the listing says ${expected.hex}, the download link says ${resolved.linkedEtag}`,
+          'the Hub contradicts itself; nothing was published; run again later',
+        );
+      }
+    }
+    const download = new RangedDownload({
+      http: this.http,
+      commit,
+      path: entry.path,
+      size,
+      offset,
+      resolved,
+      connections: Math.max(1, this.opts.connections ?? DEFAULT_CONNECTIONS),
+      partSize: Math.min(this.opts.partSize ?? 16 * MiB, this.budget.limit),
+      budget: this.budget,
+      retry: this.retry,
+    });
+    // A partial file is never cached: the cache only holds whole, verified files.
+    const sink = offset === 0 ? await this.cache?.writer(commit, entry.path, expected.hex) : undefined;
+    return checkedStream(download, { ...check, ...(sink ? { sink } : {}) });
+  }
+
+  async close(): Promise<void> {
+    await this.http.close();
+  }
+}
+
+/** Listing paths become paths in the image: refuse anything that could climb out of /models. */
+function checkPath(ref: HfRef, path: string): void {
+  const parts = path.split('/');
+  if (path === '' || parts.some((p) => p === '' || p === '.' || p === '..') || path.includes('\0')) {
+    throw new ModelcarError(
+      'hub',
+      `${formatHfRef(ref)}: the listing holds an unsafe path ${JSON.stringify(path)}`,
+      'check HF_ENDPOINT points at a Hugging Face Hub',
+    );
+  }
+}
+
+/** The model card's license: an SPDX-like id, several joined with OR, or the name of an "other" license. */
+function licenseOf(card: unknown): string | undefined {
+  if (!card || typeof card !== 'object') return undefined;
+  const { license, license_name } = card as { license?: unknown; license_name?: unknown };
+  if (license === 'other' && typeof license_name === 'string' && license_name) return license_name;
+  if (typeof license === 'string' && license) return license;
+  if (Array.isArray(license)) {
+    const ids = license.filter((x): x is string => typeof x === 'string' && x !== '');
+    return ids.length ? ids.join(' OR ') : undefined;
+  }
+  return undefined;
+}
