@@ -16,6 +16,7 @@ export type ErrorKind =
   | 'network' // a connection could not be made or was lost for good
   | 'model-registry' // the Kubeflow Model Registry refused or failed
   | 'cluster' // the Kubernetes API refused or failed
+  | 'interrupted' // the user stopped the run (Ctrl-C, SIGTERM)
   | 'internal';
 
 export class ModelcarError extends Error {

@@ -53,6 +53,8 @@ export interface BuildRequest {
   /** Other images whose layers may be reused (same registry: mounted; elsewhere: copied, never re-read). */
   readonly cacheFrom?: readonly ImageLocation[];
   readonly onEvent?: (event: BuildEvent) => void;
+  /** Stops the build between chunks: open uploads are cancelled and no manifest is written. */
+  readonly signal?: AbortSignal;
 }
 
 export type LayerOutcome = 'uploaded' | 'present' | 'reused' | 'mounted' | 'copied';
@@ -151,6 +153,19 @@ async function* streamOf(open: () => Promise<AsyncIterable<Buffer>>): AsyncGener
   yield* await open();
 }
 
+async function* abortable(bytes: AsyncIterable<Buffer>, signal: AbortSignal): AsyncGenerator<Buffer> {
+  for await (const chunk of bytes) {
+    if (signal.aborted) {
+      throw new ModelcarError(
+        'interrupted',
+        'stopped before the image was complete; no tag was written',
+        'run the same command again: layers already committed are not sent twice',
+      );
+    }
+    yield chunk;
+  }
+}
+
 export async function build(request: BuildRequest): Promise<BuildResult> {
   const emit = request.onEvent ?? (() => {});
   const started = Date.now();
@@ -240,7 +255,7 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
         open: () => {
           const stream = layerBytes(layer, source, (path, bytes) => emit({ type: 'bytes', path, bytes }));
           files = stream.done;
-          return stream.bytes;
+          return request.signal ? abortable(stream.bytes, request.signal) : stream.bytes;
         },
       });
       return {

@@ -237,7 +237,9 @@ export function register(program: Command): void {
         'unset it or set it to e.g. $(git log -1 --format=%ct)',
       );
     }
+    const stop = interruptSignal();
     const result = await build({
+      signal: stop,
       source: new LocalSource(sourceArg, { followExternalSymlinks: flags.followExternalSymlinks === true }),
       destination,
       base: baseChoice(flags),
@@ -323,4 +325,20 @@ async function writeResults(dir: string, result: BuildResult, registered?: Regis
   await writeFile(join(dir, 'IMAGE_URL'), url);
   await writeFile(join(dir, 'IMAGE_DIGEST'), result.digest ?? '');
   await writeFile(join(dir, 'MODEL_VERSION_ID'), registered?.modelVersionId ?? '');
+}
+
+/**
+ * The first Ctrl-C (or SIGTERM, as Tekton sends on timeout) stops the build cleanly: open upload sessions are
+ * cancelled and no tag is written. A second one exits at once.
+ */
+function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  const onSignal = (name: string) => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write(`modelcar: ${name}: stopping; cancelling open uploads (again to exit at once)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', () => onSignal('interrupted'));
+  process.on('SIGTERM', () => onSignal('terminated'));
+  return controller.signal;
 }

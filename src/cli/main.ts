@@ -3,7 +3,7 @@ import { isModelcarError, messageOf } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerCommands } from './commands.js';
 
-/** Exit codes: 0 success, 1 the work failed, 2 the command line was wrong. */
+/** Exit codes: 0 success, 1 the work failed, 2 the command line was wrong, 130 interrupted. */
 async function main(argv: string[]): Promise<number> {
   const program = new Command('modelcar')
     .description(
@@ -23,6 +23,7 @@ async function main(argv: string[]): Promise<number> {
       return e.exitCode === 0 ? 0 : 2;
     }
     reportError(e);
+    if (isModelcarError(e) && e.kind === 'interrupted') return 130;
     return isModelcarError(e) && e.kind === 'usage' ? 2 : 1;
   }
 }
