@@ -38,10 +38,14 @@ function assertValid(docs: readonly K8sObject[]): void {
   assert.deepEqual(latestTags(docs), []);
 }
 
-function buildStep(docs: K8sObject[]): Obj {
+function firstTaskSpec(docs: K8sObject[]): Obj {
   const [first] = taskSpecs(docs);
   assert.ok(first, 'a task spec');
-  return (first.spec.steps as Obj[])[0] as Obj;
+  return first.spec;
+}
+
+function buildStep(docs: K8sObject[]): Obj {
+  return (firstTaskSpec(docs).steps as Obj[])[0] as Obj;
 }
 
 const variants: Array<[string, PipelineOptions, boolean]> = [
@@ -99,10 +103,10 @@ describe('pipeline manifests', () => {
 
   it('takes the HF token from an optional secretKeyRef, never a param', () => {
     const docs = docsOf(options());
-    const [task] = taskSpecs(docs);
-    const env = ((task?.spec.stepTemplate as Obj).env as Obj[]).find((e) => e.name === 'HF_TOKEN');
+    const task = firstTaskSpec(docs);
+    const env = ((task.stepTemplate as Obj).env as Obj[]).find((e) => e.name === 'HF_TOKEN');
     assert.deepEqual(env?.valueFrom, { secretKeyRef: { name: 'hf-token', key: 'token', optional: true } });
-    assert.doesNotMatch(json((task?.spec as Obj).params), /token/i);
+    assert.doesNotMatch(json(task.params), /token/i);
   });
 
   it('binds system:image-builder in the image namespace for the internal registry only', () => {
@@ -120,9 +124,9 @@ describe('pipeline manifests', () => {
     assert.deepEqual(ofKind(external, 'RoleBinding'), []);
     const run = ofKind(external, 'PipelineRun')[0] as K8sObject & { spec: { workspaces: Obj[] } };
     assert.deepEqual(run.spec.workspaces, [{ name: 'registry-auth', secret: { secretName: 'quay-push' } }]);
-    const [task] = taskSpecs(external);
+    const task = firstTaskSpec(external);
     assert.ok(
-      ((task?.spec.stepTemplate as Obj).env as Obj[]).some(
+      ((task.stepTemplate as Obj).env as Obj[]).some(
         (e) => e.name === 'REGISTRY_AUTH_FILE' && e.value === '$(workspaces.registry-auth.path)/.dockerconfigjson',
       ),
     );
@@ -147,9 +151,9 @@ describe('pipeline manifests', () => {
   });
 
   it('puts the cache on an emptyDir with a size limit, and HOME stays on its own emptyDir', () => {
-    const [task] = taskSpecs(docsOf(options({ cache: '100Gi' })));
+    const task = firstTaskSpec(docsOf(options({ cache: '100Gi' })));
     assert.deepEqual(
-      (task?.spec.volumes as Obj[]).find((v) => v.name === 'cache'),
+      (task.volumes as Obj[]).find((v) => v.name === 'cache'),
       { name: 'cache', emptyDir: { sizeLimit: '100Gi' } },
     );
   });

@@ -124,7 +124,7 @@ export function latestTags(docs: readonly Obj[]): string[] {
 export function storageUris(docs: readonly Obj[]): string[] {
   return docs
     .filter((d) => d.kind === 'InferenceService')
-    .map((d) => String(((((d.spec as Obj).predictor as Obj).model as Obj) ?? {}).storageUri));
+    .map((d) => String((((d.spec as Obj).predictor as Obj).model as Obj | undefined)?.storageUri));
 }
 
 export const PINNED_STORAGE_URI = /^oci(\+native)?:\/\/[^@\s]+@sha256:[a-f0-9]{64}$/;
