@@ -41,6 +41,7 @@ class CheckedStream extends Transform {
   private readonly hash?: Hash;
   private seen = 0;
   private held?: Buffer;
+  private committed = false;
 
   constructor(private readonly opts: CheckOptions) {
     super();
@@ -66,11 +67,11 @@ class CheckedStream extends Transform {
 
   override _destroy(err: Error | null, done: (error?: Error | null) => void): void {
     const sink = this.opts.sink;
-    if (!sink) {
+    if (!sink || this.committed) {
       done(err);
       return;
     }
-    // After a commit this is a no-op; otherwise the consumer gave up early and the partial copy goes.
+    // The check failed or the consumer gave up early: the partial copy goes.
     sink.abort().then(
       () => done(err),
       () => done(err),
@@ -100,6 +101,7 @@ class CheckedStream extends Transform {
     this.held = undefined;
     if (last) await this.opts.sink?.write(last);
     await this.opts.sink?.commit();
+    this.committed = true;
     if (last) this.push(last);
   }
 
