@@ -1,0 +1,293 @@
+/**
+ * `npm run bench`: modelcar against the machine's limit and the tools people use today, written to BENCHMARKS.md.
+ *
+ *   npm run bench                       2 x 1 GiB shards, 3 runs per case, writes ./BENCHMARKS.md
+ *   npm run bench -- --quick            2 x 64 MiB, 1 run, writes <work>/BENCHMARKS.quick.md
+ *   npm run bench -- --size 4GiB --shards 4 --repeats 5 --only modelcar-registry,curl-registry
+ *   npm run bench -- --scale            adds stream-mode rows at 2 GiB and 8 GiB weights
+ *   npm run bench -- --profile          adds a main-thread CPU profile of one DIR -> registry build
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parseSize } from '../src/cli/build.js';
+import { type HubDouble, startHubDouble } from '../test/support/hub-double.js';
+import { startRegistry } from '../test/support/registry.js';
+import { analysis } from './analysis.js';
+import { type BenchCase, type BenchContext, benchCases } from './cases.js';
+import { startCountingProxy } from './counting-proxy.js';
+import { ensureTools, machineFacts, versions } from './machine.js';
+import { measure } from './measure.js';
+import { hubFiles, syntheticModel } from './model.js';
+import { profileBuild, renderProfile } from './profile.js';
+import { mib, renderReport, type ScaleRow } from './report.js';
+import { type CaseResult, type Summary, summarize } from './stats.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(here, '..', '..');
+const HUB_REPO = 'bench/model';
+
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      size: { type: 'string' },
+      shards: { type: 'string' },
+      repeats: { type: 'string' },
+      only: { type: 'string' },
+      work: { type: 'string' },
+      out: { type: 'string' },
+      scale: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+    },
+  });
+  const quick = values.quick === true;
+  const weightBytes = parseSize(values.size ?? (quick ? '128MiB' : '2GiB'));
+  const shards = Number(values.shards ?? 2);
+  const repeats = Number(values.repeats ?? (quick ? 1 : 3));
+  if (!Number.isInteger(shards) || shards < 1) throw new Error('--shards must be a whole number >= 1');
+  if (!Number.isInteger(repeats) || repeats < 1) throw new Error('--repeats must be a whole number >= 1');
+  const work = resolve(values.work ?? join(tmpdir(), 'modelcar-bench'));
+  return {
+    quick,
+    weightBytes,
+    shards,
+    repeats,
+    only: values.only ? new Set(values.only.split(',')) : undefined,
+    work,
+    out: resolve(values.out ?? (quick ? join(work, 'BENCHMARKS.quick.md') : join(repoRoot, 'BENCHMARKS.md'))),
+    scale: values.scale === true,
+    profile: values.profile === true,
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function modelcar(args: string[], env: Record<string, string> = {}): { ok: boolean; output: string } {
+  const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'modelcar.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
+  return { ok: r.status === 0, output: `${r.stdout}${r.stderr}`.trim() };
+}
+
+/** Why hf:// builds cannot run with this modelcar yet (the source lands separately), or undefined. */
+function hfProbe(hubUrl: string, base: string, work: string): string | undefined {
+  const r = modelcar(
+    ['build', `hf://${HUB_REPO}`, '--dry-run', '--to', `oci:${join(work, 'probe')}`, '--base', `oci:${base}:busybox`],
+    { HF_ENDPOINT: hubUrl },
+  );
+  if (r.ok) return undefined;
+  const first = r.output.split('\n').find((l) => l.trim() !== '') ?? 'no output';
+  return `hf:// builds do not run with this modelcar yet (${first.trim().slice(0, 160)})`;
+}
+
+async function runCase(c: BenchCase, run: number, result: CaseResult): Promise<void> {
+  try {
+    await c.prepare?.(run);
+    const m = await measure(c.steps(run), c.staging(run));
+    result.facts.push(c.verify?.(m, run) ?? {});
+    result.runs.push(m);
+    log(`${c.id} run ${run}: ${m.seconds.toFixed(2)} s, rss ${mib(m.peakRss)}, staging ${mib(m.peakDisk)}`);
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    result.errors.push(message);
+    log(`${c.id} run ${run} failed: ${message}`);
+  } finally {
+    await c.cleanup?.(run).catch(() => {});
+  }
+}
+
+/** Stream mode at growing sizes: one hf:// build and one unchanged re-run per size, each from its own Hub double. */
+async function scaleRows(ctx: BenchContext, sizes: readonly number[]): Promise<ScaleRow[]> {
+  const rows: ScaleRow[] = [];
+  for (const weightBytes of sizes) {
+    if (ctx.hfUnavailable) {
+      rows.push({ weightBytes, seconds: 0, peakRss: 0, peakDisk: 0, note: ctx.hfUnavailable });
+      continue;
+    }
+    const shards = Math.max(1, Math.ceil(weightBytes / 2 ** 30));
+    let hub: HubDouble | undefined;
+    try {
+      log(`scale: serving ${mib(weightBytes)} from a Hub double`);
+      hub = await startHubDouble({
+        repos: [{ id: HUB_REPO, commits: [{ files: hubFiles({ weightBytes, shards }) }] }],
+      });
+      const sandbox = join(ctx.work, 'sandbox', 'scale');
+      await rm(sandbox, { recursive: true, force: true });
+      await mkdir(join(sandbox, 'tmp'), { recursive: true });
+      const step = {
+        label: 'modelcar build',
+        command: process.execPath,
+        args: [
+          ctx.modelcar,
+          'build',
+          `hf://${HUB_REPO}`,
+          '--to',
+          `${ctx.registry.host}/bench/scale-${weightBytes}:v1`,
+          '--base',
+          `oci:${ctx.baseLayout}:busybox`,
+          '--json',
+          '-q',
+        ],
+        env: { TMPDIR: join(sandbox, 'tmp'), HOME: sandbox, HF_ENDPOINT: hub.url },
+      };
+      const first = await measure([step], [sandbox]);
+      const again = await measure([step], [sandbox]);
+      rows.push({
+        weightBytes,
+        seconds: first.seconds,
+        peakRss: first.peakRss,
+        peakDisk: first.peakDisk,
+        rerunSeconds: again.seconds,
+      });
+      log(
+        `scale ${mib(weightBytes)}: ${first.seconds.toFixed(1)} s, rss ${mib(first.peakRss)}, re-run ${again.seconds.toFixed(2)} s`,
+      );
+    } catch (e) {
+      rows.push({ weightBytes, seconds: 0, peakRss: 0, peakDisk: 0, note: `failed: ${String(e).split('\n')[0]}` });
+    } finally {
+      await hub?.close();
+    }
+  }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const opts = options();
+  const started = new Date();
+  const tools = ensureTools(log);
+  await mkdir(opts.work, { recursive: true });
+  const modelcarBin = join(repoRoot, 'bin', 'modelcar.js');
+
+  log(`model: ${mib(opts.weightBytes)} in ${opts.shards} shards under ${opts.work}`);
+  const model = await syntheticModel(opts.work, { weightBytes: opts.weightBytes, shards: opts.shards });
+  const baseLayout = join(opts.work, 'base');
+  if (!(await exists(join(baseLayout, 'index.json')))) {
+    const r = modelcar(['base', '--busybox', tools.paths.busybox as string, '--to', `oci:${baseLayout}:busybox`]);
+    if (!r.ok) throw new Error(`modelcar base failed: ${r.output}`);
+  }
+
+  const registry = await startRegistry();
+  const proxy = await startCountingProxy(registry.port);
+  log(`serving the model from a Hub double (${mib(model.totalBytes)} in memory)`);
+  const hub = await startHubDouble({ repos: [{ id: HUB_REPO, commits: [{ files: hubFiles(model.shape) }] }] });
+  try {
+    for (const f of model.files) {
+      if (hub.fileInfo(HUB_REPO, f.path).sha256 !== f.sha256)
+        throw new Error(`Hub double bytes of ${f.path} differ from disk`);
+    }
+    const hfUnavailable = hfProbe(hub.url, baseLayout, opts.work);
+    if (hfUnavailable) log(hfUnavailable);
+    const ctx: BenchContext = {
+      work: opts.work,
+      model,
+      registry,
+      proxy,
+      hub,
+      hubRepo: HUB_REPO,
+      baseLayout,
+      tools,
+      modelcar: modelcarBin,
+      olotScript: join(here, 'olot-layout.js'),
+      ...(hfUnavailable ? { hfUnavailable } : {}),
+    };
+    const cases = benchCases(ctx).filter((c) => !opts.only || opts.only.has(c.id));
+    const results = new Map<string, CaseResult>(
+      cases.map((c) => [c.id, { benchCase: c, runs: [], facts: [], errors: [] }]),
+    );
+    const runnable = cases.filter((c) => !c.skip);
+    for (const c of runnable) {
+      try {
+        await c.setup?.();
+      } catch (e) {
+        (results.get(c.id) as CaseResult).errors.push(`setup: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    for (let run = 0; run < opts.repeats; run++) {
+      // Alternate, and rotate the order each round so no case always runs right after the same neighbour.
+      const order = runnable.map((_, i) => runnable[(i + run) % runnable.length] as BenchCase);
+      for (const c of order) {
+        if ((results.get(c.id) as CaseResult).errors.some((e) => e.startsWith('setup:'))) continue;
+        await runCase(c, run, results.get(c.id) as CaseResult);
+      }
+    }
+    const summaries = new Map<string, Summary>();
+    for (const [id, r] of results) {
+      const s = summarize(r);
+      if (s) summaries.set(id, s);
+    }
+
+    const scale = opts.scale
+      ? await scaleRows(ctx, opts.quick ? [64 * 2 ** 20, 256 * 2 ** 20] : [2 * 2 ** 30, 8 * 2 ** 30])
+      : undefined;
+    let profile: string | undefined;
+    if (opts.profile) {
+      log('profiling one DIR -> registry build');
+      const step = benchCases(ctx)
+        .find((c) => c.id === 'modelcar-registry')
+        ?.steps(999)[0];
+      if (step) {
+        const p = await profileBuild(step, join(opts.work, 'profile'), join(here, 'loop-delay.js'));
+        profile = renderProfile(p, `modelcar build DIR --to registry, ${mib(model.totalBytes)}`);
+      }
+    }
+
+    const errors = new Map([...results].map(([id, r]) => [id, r.errors]));
+    const args = process.argv.slice(2).join(' ');
+    const markdown = renderReport(
+      {
+        date: started.toISOString(),
+        command: `npm run bench${args ? ` -- ${args}` : ''}`,
+        machine: machineFacts(opts.work),
+        versions: versions(tools, modelcarBin),
+        model: { files: model.files.length, totalBytes: model.totalBytes, shards: opts.shards },
+        repeats: opts.repeats,
+        cases,
+        summaries,
+        errors,
+        notes: tools.notes,
+        ...(scale ? { scale } : {}),
+        ...(profile ? { profile } : {}),
+      },
+      analysis(summaries, model.totalBytes),
+      [
+        'On a Debian bookworm machine with Node >= 20.18 (root installs the Debian packages it lacks: docker-registry,',
+        'skopeo, umoci, busybox-static, buildah, curl; as a normal user, missing peers are skipped with a note):',
+        '',
+        '```sh',
+        'npm ci',
+        'npm run bench                     # full run: 2 x 1 GiB shards, 3 runs per case, a few minutes',
+        'npm run bench -- --quick          # 2 x 64 MiB, 1 run, to check the bench itself',
+        'npm run bench -- --scale --profile  # adds stream-mode rows at 2 and 8 GiB and a CPU profile',
+        '```',
+        '',
+        'Options: `--size 4GiB --shards 4 --repeats 5 --only ID,ID --work DIR --out FILE`. Case ids: ' +
+          cases.map((c) => `\`${c.id}\``).join(', ') +
+          '. The synthetic model is kept in the work directory (default `$TMPDIR/modelcar-bench`) between runs.',
+      ],
+    );
+    await writeFile(opts.out, markdown);
+    process.stdout.write(`${markdown}\n`);
+    log(`wrote ${opts.out}`);
+  } finally {
+    await hub.close();
+    await proxy.close();
+    await registry.stop();
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});
