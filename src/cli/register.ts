@@ -6,8 +6,8 @@ import { tokenSource } from '../registry-model/token.js';
 interface RegisterFlags {
   image: string;
   modelRegistry: string;
-  name: string;
-  version: string;
+  modelName: string;
+  modelVersion: string;
   tokenFile?: string;
   caFile?: string;
   tag?: string;
@@ -40,8 +40,9 @@ export function register(program: Command): void {
     )
     .requiredOption('--image <ref>', 'the pushed image, pinned: HOST/REPO[:TAG]@sha256:<digest>')
     .requiredOption('--model-registry <url>', 'Model Registry REST URL, e.g. https://<name>-rest.<apps-domain>')
-    .requiredOption('--name <name>', 'registered model name')
-    .requiredOption('--version <version>', 'model version name; one version = one image digest')
+    .requiredOption('--model-name <name>', 'registered model name')
+    // not --version: the program's own --version would swallow it (and it matches build --register's flags)
+    .requiredOption('--model-version <version>', 'model version name; one version = one image digest')
     .option('--token-file <file>', 'file holding the bearer token (e.g. `oc whoami -t > token`)')
     .option('--ca-file <file>', 'PEM CA bundle to trust for the registry TLS certificate (added to the system roots)')
     .option('--tag <tag>', 'the tag pushed with the image, recorded as property image_tag')
@@ -67,8 +68,8 @@ export function register(program: Command): void {
       let result: RegisterResult;
       try {
         result = await registerModel(client, {
-          modelName: flags.name,
-          versionName: flags.version,
+          modelName: flags.modelName,
+          versionName: flags.modelVersion,
           image: flags.image,
           ...(flags.tag ? { tag: flags.tag } : {}),
           ...(flags.modelFormat ? { modelFormatName: flags.modelFormat } : {}),
@@ -91,7 +92,7 @@ export function register(program: Command): void {
 }
 
 function renderText(r: RegisterResult, flags: RegisterFlags): string {
-  const what = `model ${JSON.stringify(flags.name)} version ${JSON.stringify(flags.version)}`;
+  const what = `model ${JSON.stringify(flags.modelName)} version ${JSON.stringify(flags.modelVersion)}`;
   const made = Object.entries(r.created)
     .filter(([, v]) => v)
     .map(([k]) => k.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`));

@@ -182,8 +182,8 @@ interface Plan {
 
 /** Validate the input and build the exact bodies to send; pure, so it is tested without a server. */
 export function planRegistration(input: RegisterInput): Plan {
-  const modelName = checkName(input.modelName, '--name');
-  const versionName = checkName(input.versionName, '--version');
+  const modelName = checkName(input.modelName, '--model-name');
+  const versionName = checkName(input.versionName, '--model-version');
   const image = parsePinnedImage(input.image);
   if (input.tag !== undefined && image.tag !== undefined && input.tag !== image.tag) {
     throw new ModelcarError(
@@ -285,7 +285,7 @@ function pickArtifact(artifacts: ModelArtifact[], plan: Plan): ModelArtifact | u
     throw new ModelcarError(
       'model-registry',
       `${versionLabel(plan)} already has a model artifact (${artifacts[0]?.id}) without a URI`,
-      'another tool is registering this version (an upload still pending?): wait for it, or pick a new --version',
+      'another tool is registering this version (an upload still pending?): wait for it, or pick a new --model-version',
     );
   }
   return undefined;
@@ -306,7 +306,7 @@ function immutable(plan: Plan, what: string): ModelcarError {
   return new ModelcarError(
     'model-registry',
     `${versionLabel(plan)} ${what}, not ${plan.uri}`,
-    'versions are immutable (deployments refer to them by id): register the new image under a new --version',
+    'versions are immutable (deployments refer to them by id): register the new image under a new --model-version',
   );
 }
 

@@ -136,7 +136,7 @@ describe('registerModel against the Model Registry double', () => {
     }));
     const e = await rejection(registerModel(client, input()));
     assert.match(e.message, /version 1\.0\.0 of model granite-3\.1-8b-instruct records image sha256:cdcd/);
-    assert.match(e.hint ?? '', /new --version/);
+    assert.match(e.hint ?? '', /new --model-version/);
     assert.equal(mr.counts().modelArtifacts, 0, 'no artifact was attached to the foreign version');
   });
 
