@@ -120,7 +120,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
       if (!exited) {
         const gone = new Promise((ok) => child.once('exit', ok));
         child.kill('SIGTERM');
-        await Promise.race([gone, sleep(5000)]);
+        await Promise.race([gone, sleep(5000, undefined, { ref: false })]);
         if (!exited) child.kill('SIGKILL');
       }
       if (!opts.storageDir) await rm(work, { recursive: true, force: true });
