@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { ModelcarError } from '../errors.js';
 
 /**
@@ -6,16 +6,27 @@ import { ModelcarError } from '../errors.js';
  * a target, and where a digest known ahead is checked.
  */
 export class DigestCounter {
-  private readonly hash = createHash('sha256');
-  bytes = 0;
+  constructor(
+    private readonly hash: Hash = createHash('sha256'),
+    public bytes = 0,
+  ) {}
+
+  update(chunk: Buffer): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+  }
 
   async *pass(source: AsyncIterable<Buffer>, onChunk?: (n: number) => void): AsyncGenerator<Buffer> {
     for await (const chunk of source) {
-      this.hash.update(chunk);
-      this.bytes += chunk.length;
+      this.update(chunk);
       onChunk?.(chunk.length);
       yield chunk;
     }
+  }
+
+  /** The state so far, to resume from this offset later without hashing the bytes before it again. */
+  snapshot(): DigestCounter {
+    return new DigestCounter(this.hash.copy(), this.bytes);
   }
 
   digest(): string {

@@ -6,14 +6,23 @@ import { LayoutRepository } from './layout/layout.js';
 import type { ImageLocation } from './reference.js';
 import { RegistryClient, type TransportOptions } from './registry/client.js';
 import { type CredentialOptions, resolveCredential } from './registry/credentials.js';
-import { RegistryRepository } from './registry/repository.js';
+import { limitsFor } from './registry/profiles.js';
+import { RegistryRepository, type UploadOptions } from './registry/repository.js';
 import type { Repository } from './repository.js';
 
-export type RegistryOptions = TransportOptions & Pick<CredentialOptions, 'authFile' | 'saTokenHosts'>;
+export type RegistryOptions = TransportOptions &
+  Pick<CredentialOptions, 'authFile' | 'saTokenHosts'> &
+  Pick<UploadOptions, 'chunkSize'>;
 
 export async function openRepository(location: ImageLocation, opts: RegistryOptions = {}): Promise<Repository> {
   if (location.transport === 'layout') return new LayoutRepository(location.dir);
   const { registry, repository } = location.ref;
   const credential = await resolveCredential(registry, repository, opts);
-  return new RegistryRepository(new RegistryClient(registry, credential, opts), location.ref);
+  // The registry's known chunk rules apply; --chunk-size only chooses chunked mode and the size within them.
+  const { maxChunkBytes, monolithicOnly } = limitsFor(registry);
+  return new RegistryRepository(new RegistryClient(registry, credential, opts), location.ref, {
+    ...(opts.chunkSize !== undefined ? { chunkSize: opts.chunkSize } : {}),
+    ...(maxChunkBytes !== undefined ? { maxChunkBytes } : {}),
+    ...(monolithicOnly ? { monolithicOnly } : {}),
+  });
 }

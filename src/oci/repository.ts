@@ -29,6 +29,11 @@ export interface BlobToPush {
   readonly digest?: string;
   /** Opens the bytes from the start. May be called again when a transfer must be restarted. */
   open(): AsyncIterable<Buffer>;
+  /**
+   * Optional: opens the bytes from `offset` to the end, to resume an upload the registry kept after a dropped
+   * connection. Without it a resume re-reads (and hashes, without sending) the bytes before `offset` through open().
+   */
+  openAt?(offset: number): AsyncIterable<Buffer>;
 }
 
 export interface PushedBlob {

@@ -3,6 +3,7 @@
  * redirects that never carry Authorization to another host, and errors turned into messages a user can act on.
  */
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { rootCertificates } from 'node:tls';
 import { Agent, type Dispatcher, request } from 'undici';
 import { ModelcarError, messageOf } from '../../errors.js';
@@ -11,6 +12,15 @@ import { apiHost, isLoopbackHost } from '../reference.js';
 import { Authenticator } from './auth.js';
 import { parseChallenges } from './challenge.js';
 import type { Credential } from './credentials.js';
+import { debug, shortUrl } from './log.js';
+import {
+  DEFAULT_RETRY,
+  isTransientError,
+  isTransientStatus,
+  nextDelay,
+  type RetryPolicy,
+  retryAfterMs,
+} from './retry.js';
 
 export interface TransportOptions {
   /** Use http:// even for a non-loopback host (--plain-http). Loopback hosts always use it. */
@@ -21,6 +31,8 @@ export interface TransportOptions {
   readonly caFile?: string;
   /** Concurrent connections to the registry. */
   readonly connections?: number;
+  /** How hard to retry (tests shorten the waits). */
+  readonly retry?: Partial<RetryPolicy>;
 }
 
 export interface SendOptions {
@@ -33,6 +45,8 @@ export interface SendOptions {
   readonly body?: string | Buffer | AsyncIterable<Buffer>;
   /** Follow redirects (GETs of blobs go to object storage). */
   readonly followRedirects?: boolean;
+  /** No retry after a dropped connection or a 5xx: the upload engine recovers the session itself. */
+  readonly once?: boolean;
 }
 
 const NETWORK_HINTS: Record<string, string> = {
@@ -103,6 +117,7 @@ export async function describeFailure(res: Dispatcher.ResponseData): Promise<str
 export class RegistryClient {
   readonly origin: string;
   readonly dispatcher: Dispatcher;
+  readonly retry: RetryPolicy;
   private readonly auth: Authenticator;
 
   constructor(
@@ -122,6 +137,7 @@ export class RegistryClient {
       }
     }
     const tlsVerify = opts.tlsVerify !== false;
+    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.dispatcher = new Agent({
       connections: opts.connections ?? 8,
       keepAliveTimeout: 30_000,
@@ -134,11 +150,16 @@ export class RegistryClient {
         ...(ca ? { ca: [...rootCertificates, ca] } : {}),
       },
     });
-    this.auth = new Authenticator(registry, credential, this.dispatcher);
+    this.auth = new Authenticator(registry, credential, this.dispatcher, this.retry);
   }
 
   get credentialSource(): string {
     return this.auth.credentialSource;
+  }
+
+  /** Bearer tokens fetched so far. */
+  get tokensIssued(): number {
+    return this.auth.issued;
   }
 
   url(path: string): string {
@@ -146,35 +167,60 @@ export class RegistryClient {
   }
 
   /**
-   * Sends one request, authenticating as the registry asks. A 401 is answered once: with a fresh token, or with
-   * credentials the first time the challenge is seen. A second 401 means the credentials are wrong.
+   * Sends one request, authenticating as the registry asks and retrying what is worth retrying.
+   * A 401 is answered once: with a fresh token, or with credentials the first time the challenge is seen; a second
+   * 401 means the credentials are wrong and fails at once (no retry storm). A request whose body can be sent again
+   * is retried with backoff after a dropped connection or a 429/5xx, honouring Retry-After. A streamed body is sent
+   * once: a 401 or a transient failure is returned or thrown to the upload engine, which knows how to resume.
    */
   async send(opts: SendOptions): Promise<Dispatcher.ResponseData> {
     const replayable = opts.body === undefined || typeof opts.body === 'string' || Buffer.isBuffer(opts.body);
-    for (let attempt = 0; ; attempt++) {
+    const retryable = replayable && !opts.once;
+    const startedAt = Date.now();
+    let authRetried = false;
+    for (let failures = 0; ; ) {
       const authorization = await this.auth.header(opts.scopes);
-      const res = await this.raw(opts, authorization);
-      if (res.statusCode !== 401) return res;
-      const challenge = parseChallenges(res.headers['www-authenticate'])[0];
-      await res.body.dump();
-      const firstChallenge = !this.auth.knowsChallenge;
-      this.auth.learn(challenge);
-      this.auth.invalidate(opts.scopes);
-      if (attempt === 0 && replayable && (firstChallenge || authorization !== undefined)) continue;
-      if (!replayable && attempt === 0) {
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await this.raw(opts, authorization);
+      } catch (e) {
+        const delay = retryable && isTransientError(e) ? nextDelay(++failures, startedAt, this.retry) : undefined;
+        if (delay === undefined) throw e instanceof ModelcarError ? e : networkError(this.registry, e);
+        debug(`${opts.method} ${shortUrl(this.url(opts.url))}: ${messageOf(e)}; retry ${failures} in ${ms(delay)}`);
+        await sleep(delay);
+        continue;
+      }
+      if (res.statusCode === 401) {
+        const challenge = parseChallenges(res.headers['www-authenticate'])[0];
+        const firstChallenge = !this.auth.knowsChallenge;
+        this.auth.learn(challenge);
+        this.auth.invalidate(opts.scopes);
+        if (!replayable) return res;
+        await res.body.dump();
+        if (!authRetried && (firstChallenge || authorization !== undefined)) {
+          authRetried = true;
+          continue;
+        }
         throw new ModelcarError(
           'registry-auth',
-          `${this.registry} asked to re-authenticate in the middle of a stream`,
-          'run again; modelcar authenticates before streaming',
+          `${this.registry} refused the credentials from ${this.auth.credentialSource} (HTTP 401)`,
+          authorization === undefined
+            ? 'log in first (podman login / docker login) or pass --authfile FILE'
+            : 'check the username and password or token; log in again',
         );
       }
-      throw new ModelcarError(
-        'registry-auth',
-        `${this.registry} refused the credentials from ${this.auth.credentialSource} (HTTP 401)`,
-        authorization === undefined
-          ? 'log in first (podman login / docker login) or pass --authfile FILE'
-          : 'check the username and password or token; log in again',
-      );
+      if (retryable && isTransientStatus(res.statusCode)) {
+        const delay = nextDelay(++failures, startedAt, this.retry, retryAfterMs(res.headers['retry-after']));
+        if (delay !== undefined) {
+          await res.body.dump();
+          debug(
+            `${opts.method} ${shortUrl(this.url(opts.url))}: HTTP ${res.statusCode}; retry ${failures} in ${ms(delay)}`,
+          );
+          await sleep(delay);
+          continue;
+        }
+      }
+      return res;
     }
   }
 
@@ -192,17 +238,35 @@ export class RegistryClient {
       const headers: Record<string, string> = { 'user-agent': `modelcar/${VERSION}`, ...opts.headers };
       // Only ever to the registry's own host: blob redirects go to CDNs and object stores.
       if (authorization && new URL(url).host === originHost) headers.authorization = authorization;
+      const streamed = opts.body !== undefined && typeof opts.body !== 'string' && !Buffer.isBuffer(opts.body);
+      const watchdog = streamed ? new StallWatchdog(this.retry.stallMs) : undefined;
       let res: Dispatcher.ResponseData;
       try {
         res = await request(url, {
           method: opts.method,
           headers,
           dispatcher: this.dispatcher,
-          ...(opts.body !== undefined ? { body: opts.body as Dispatcher.DispatchOptions['body'] } : {}),
+          ...(watchdog ? { signal: watchdog.signal } : {}),
+          ...(opts.body !== undefined
+            ? {
+                body: (watchdog
+                  ? watchdog.watch(opts.body as AsyncIterable<Buffer>)
+                  : opts.body) as Dispatcher.DispatchOptions['body'],
+              }
+            : {}),
         });
       } catch (e) {
-        if (e instanceof ModelcarError) throw e;
-        throw networkError(this.registry, e);
+        if (watchdog?.stalled) {
+          throw new ModelcarError(
+            'network',
+            `the upload to ${this.registry} stalled: no byte moved for ${ms(this.retry.stallMs)}`,
+            'check the network between here and the registry',
+            { cause: Object.assign(new Error('stalled'), { code: 'ETIMEDOUT' }) },
+          );
+        }
+        throw e;
+      } finally {
+        watchdog?.stop();
       }
       const location = res.headers.location;
       if (
@@ -222,5 +286,48 @@ export class RegistryClient {
 
   async close(): Promise<void> {
     await this.dispatcher.close();
+  }
+}
+
+function ms(n: number): string {
+  return n >= 1000 ? `${(n / 1000).toFixed(1)} s` : `${Math.round(n)} ms`;
+}
+
+/**
+ * Aborts a streamed request when its body stops moving: a stalled connection (a proxy or NAT that silently drops
+ * packets) would otherwise hang until the kernel gives up, hours later. Armed until the response headers arrive.
+ */
+class StallWatchdog {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  stalled = false;
+
+  constructor(private readonly stallMs: number) {
+    this.arm();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  private arm(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.stalled = true;
+      this.controller.abort();
+    }, this.stallMs);
+    this.timer.unref();
+  }
+
+  async *watch(body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    for await (const chunk of body) {
+      this.arm();
+      yield chunk;
+    }
+    this.arm();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
   }
 }

@@ -5,12 +5,34 @@
  */
 
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Dispatcher } from 'undici';
 import { ModelcarError } from '../../errors.js';
 import { checkBlob, DigestCounter } from '../digest-stream.js';
 import { MANIFEST_ACCEPT } from '../media-types.js';
 import { formatRef, type RegistryRef } from '../reference.js';
 import type { BlobToPush, Descriptor, FetchedManifest, PushedBlob, Repository } from '../repository.js';
 import { describeFailure, type RegistryClient } from './client.js';
+import { debug } from './log.js';
+import { isTransientError, isTransientStatus, nextDelay, retryAfterMs } from './retry.js';
+
+export interface UploadOptions {
+  /** Upload in PATCHes of this many bytes (resumable at chunk boundaries) instead of one streamed PATCH. */
+  readonly chunkSize?: number;
+  /** The registry refuses chunks larger than this (GHCR: 4 MiB). */
+  readonly maxChunkBytes?: number;
+  /** The registry takes one PATCH per session (ECR drops the body of a second one): no chunks, no resume. */
+  readonly monolithicOnly?: boolean;
+}
+
+/** An open upload session: where to send next, and how many bytes the registry holds. */
+interface Session {
+  location: string;
+  offset: number;
+  readonly size: number;
+  /** OCI-Chunk-Min-Length from the registry. */
+  readonly minChunk?: number;
+}
 
 export class RegistryRepository implements Repository {
   readonly label: string;
@@ -20,6 +42,7 @@ export class RegistryRepository implements Repository {
   constructor(
     readonly client: RegistryClient,
     readonly ref: RegistryRef,
+    private readonly upload: UploadOptions = {},
   ) {
     this.label = formatRef({ registry: ref.registry, repository: ref.repository });
     this.pull = [`repository:${ref.repository}:pull`];
@@ -109,8 +132,8 @@ export class RegistryRepository implements Repository {
     return this.fail(`checking blob ${desc.digest}`, res as never);
   }
 
-  /** Opens an upload session and returns its absolute URL. */
-  private async startUpload(): Promise<string> {
+  /** Opens an upload session. */
+  private async startUpload(size = 0): Promise<Session> {
     const res = await this.client.send({
       method: 'POST',
       url: `/v2/${this.ref.repository}/blobs/uploads/`,
@@ -122,7 +145,13 @@ export class RegistryRepository implements Repository {
     const location = res.headers.location;
     if (typeof location !== 'string')
       throw new ModelcarError('registry', `${this.label}: the registry opened an upload without a Location`);
-    return new URL(location, this.client.url('/')).href;
+    const min = Number(res.headers['oci-chunk-min-length']);
+    return {
+      location: new URL(location, this.client.url('/')).href,
+      offset: 0,
+      size,
+      ...(Number.isFinite(min) && min > 0 ? { minChunk: min } : {}),
+    };
   }
 
   private async cancelUpload(location: string): Promise<void> {
@@ -161,66 +190,220 @@ export class RegistryRepository implements Repository {
   }
 
   async checkWritable(): Promise<void> {
-    await this.cancelUpload(await this.startUpload());
+    await this.cancelUpload((await this.startUpload()).location);
   }
 
+  /**
+   * Uploads one blob and survives what real networks do to long uploads. After a dropped connection, a stall, a
+   * 429/5xx or an expired token, it asks the upload URL what the registry kept: where the session lives on, the
+   * upload resumes from that offset; where the registry cancelled it (distribution 2.8 does when a PATCH body was
+   * cut), this one blob restarts in a new session. Bounded by the retry policy, counted from the last progress.
+   */
   async pushBlob(blob: BlobToPush): Promise<PushedBlob> {
     if (blob.digest && (await this.hasBlob({ mediaType: '', digest: blob.digest, size: blob.size }))) {
       return { digest: blob.digest, size: blob.size, uploaded: false };
     }
-    const location = await this.startUpload();
-    let committed = false;
+    const policy = this.client.retry;
+    const checkpoints = new Checkpoints();
+    let session: Session | undefined;
+    let progressAt = Date.now();
+    let failures = 0;
+    let authFailures = 0;
     try {
-      const counter = new DigestCounter();
-      const patch = await this.client.send({
-        method: 'PATCH',
-        url: location,
-        scopes: this.push,
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) },
-        body: counter.pass(blob.open()),
-      });
-      if (patch.statusCode !== 202 && patch.statusCode !== 201) await this.fail('uploading a blob', patch);
-      await patch.body.dump();
-      const got = { size: counter.bytes, digest: counter.digest() };
-      checkBlob(`blob for ${this.label}`, blob, got);
-      // distribution 2.8 ignores Content-Range and never answers 416: check the Range it says it holds.
-      const range = patch.headers.range;
-      if (
-        typeof range === 'string' &&
-        got.size > 0 &&
-        range !== `0-${got.size - 1}` &&
-        range !== `bytes=0-${got.size - 1}`
-      ) {
-        throw new ModelcarError(
-          'registry',
-          `${this.label}: the registry holds bytes ${range} of an upload of ${got.size} bytes`,
-          'the connection lost data; run again',
-        );
+      for (;;) {
+        const current = session ?? (await this.startUpload(blob.size));
+        session = current;
+        const before = current.offset;
+        try {
+          const digest = await this.transfer(blob, current, checkpoints);
+          const done = await this.commit(current, digest, blob);
+          session = undefined;
+          return done;
+        } catch (e) {
+          const fault = asFault(e);
+          if (!fault) throw e;
+          if (current.offset > before) {
+            progressAt = Date.now();
+            failures = 0;
+          }
+          authFailures = fault.auth ? authFailures + 1 : 0;
+          const delay = authFailures > 1 ? undefined : nextDelay(++failures, progressAt, policy, fault.retryAfter);
+          if (delay === undefined) throw fault.error(this.label);
+          debug(`${this.label}: upload interrupted at byte ${current.offset}: ${fault.reason}; retry ${failures}`);
+          await sleep(delay);
+          session = fault.sessionGone ? await this.dropSession(current) : await this.recover(current);
+          if (session === undefined) this.stats.restarts++;
+          else this.stats.resumes++;
+        }
       }
-      const next =
-        typeof patch.headers.location === 'string' ? new URL(patch.headers.location, location).href : location;
-      const put = new URL(next);
-      put.searchParams.set('digest', got.digest);
-      const res = await this.client.send({
+    } finally {
+      if (session) await this.cancelUpload(session.location);
+    }
+  }
+
+  /** Counts of how uploads recovered, for tests and debug output. */
+  readonly stats = { resumes: 0, restarts: 0 };
+
+  /** Asks the registry what it kept of an interrupted upload; undefined (restart) when the session is gone. */
+  private async recover(session: Session): Promise<Session | undefined> {
+    if (this.upload.monolithicOnly) return this.dropSession(session);
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.client.send({ method: 'GET', url: session.location, scopes: this.push });
+    } catch {
+      return this.dropSession(session);
+    }
+    await res.body.dump();
+    const end = rangeEnd(res.headers.range);
+    // "0-0" is how distribution says both "nothing" and "one byte": start afresh rather than guess.
+    if ((res.statusCode !== 204 && res.statusCode !== 200) || end === undefined || end < 1) {
+      return this.dropSession(session);
+    }
+    const offset = end + 1;
+    if (offset > session.size) return this.dropSession(session);
+    const location =
+      typeof res.headers.location === 'string'
+        ? new URL(res.headers.location, session.location).href
+        : session.location;
+    debug(`${this.label}: the registry kept ${offset} bytes; resuming there`);
+    return { ...session, location, offset };
+  }
+
+  private async dropSession(session: Session): Promise<undefined> {
+    await this.cancelUpload(session.location);
+    return undefined;
+  }
+
+  /** Sends the blob's bytes from the session's offset to the end; returns the digest of the whole blob. */
+  private async transfer(blob: BlobToPush, session: Session, checkpoints: Checkpoints): Promise<string> {
+    const { counter, body } = bytesFrom(blob, session.offset, checkpoints);
+    const chunk = this.chunkSize(session);
+    if (chunk === undefined) {
+      const length = blob.size - session.offset;
+      const headers: Record<string, string> = {
+        'content-type': 'application/octet-stream',
+        'content-length': String(length),
+      };
+      if (session.offset > 0) headers['content-range'] = `${session.offset}-${blob.size - 1}`;
+      await this.patch(session, headers, counter.pass(body), blob.size);
+    } else {
+      for await (const piece of rechunk(body, chunk)) {
+        counter.update(piece);
+        await this.patch(
+          session,
+          {
+            'content-type': 'application/octet-stream',
+            'content-length': String(piece.length),
+            'content-range': `${session.offset}-${session.offset + piece.length - 1}`,
+          },
+          piece,
+          session.offset + piece.length,
+        );
+        checkpoints.set(session.offset, counter);
+      }
+      if (blob.size === 0) await this.patch(session, { 'content-length': '0' }, Buffer.alloc(0), 0);
+    }
+    const got = { size: counter.bytes, digest: counter.digest() };
+    checkBlob(`blob for ${this.label}`, blob, got);
+    return got.digest;
+  }
+
+  /** One PATCH; on success the session moves to `endOffset` and the registry's next Location. */
+  private async patch(
+    session: Session,
+    headers: Record<string, string>,
+    body: Buffer | AsyncIterable<Buffer>,
+    endOffset: number,
+  ): Promise<void> {
+    const res = await this.client.send({
+      method: 'PATCH',
+      url: session.location,
+      scopes: this.push,
+      headers,
+      body,
+      once: true,
+    });
+    if (res.statusCode !== 202 && res.statusCode !== 201 && res.statusCode !== 204)
+      await this.fault('uploading a blob', res);
+    await res.body.dump();
+    // distribution 2.8 ignores Content-Range and never answers 416: check the Range it says it holds.
+    const end = rangeEnd(res.headers.range);
+    if (end !== undefined && endOffset > 0 && end !== endOffset - 1) {
+      throw new UploadFault(`the registry holds bytes 0-${end}, we sent up to ${endOffset - 1}`);
+    }
+    if (typeof res.headers.location === 'string')
+      session.location = new URL(res.headers.location, session.location).href;
+    session.offset = endOffset;
+  }
+
+  /** PUT ?digest= closes the session; the registry's Docker-Content-Digest must name what we hashed. */
+  private async commit(session: Session, digest: string, blob: BlobToPush): Promise<PushedBlob> {
+    const put = new URL(session.location);
+    put.searchParams.set('digest', digest);
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.client.send({
         method: 'PUT',
         url: put.href,
         scopes: this.push,
         headers: { 'content-length': '0' },
+        once: true,
       });
-      if (res.statusCode !== 201) await this.fail('committing a blob', res);
-      await res.body.dump();
-      committed = true;
-      const said = res.headers['docker-content-digest'];
-      if (typeof said === 'string' && said !== got.digest) {
-        throw new ModelcarError(
-          'integrity',
-          `${this.label}: the registry stored ${said} for a blob we sent as ${got.digest}`,
-        );
+    } catch (e) {
+      // The answer may be what was lost: if the blob is there now, the commit happened.
+      if (await this.hasBlob({ mediaType: '', digest, size: blob.size }).catch(() => false)) {
+        return { digest, size: blob.size, uploaded: true };
       }
-      return { ...got, uploaded: true };
-    } finally {
-      if (!committed) await this.cancelUpload(location);
+      throw e;
     }
+    if (res.statusCode !== 201) {
+      if (res.statusCode === 404 && (await this.hasBlob({ mediaType: '', digest, size: blob.size }))) {
+        await res.body.dump();
+        return { digest, size: blob.size, uploaded: true };
+      }
+      await this.fault('committing a blob', res, true);
+    }
+    await res.body.dump();
+    const said = res.headers['docker-content-digest'];
+    if (typeof said === 'string' && said !== digest) {
+      throw new ModelcarError(
+        'integrity',
+        `${this.label}: the registry stored ${said} for a blob we sent as ${digest}`,
+      );
+    }
+    return { digest, size: blob.size, uploaded: true };
+  }
+
+  /** Turns a failed upload request into a fault the engine retries, or into the final error. */
+  private async fault(what: string, res: Dispatcher.ResponseData, badDigestRestarts = false): Promise<never> {
+    if (res.statusCode === 401) {
+      await res.body.dump();
+      throw new UploadFault(`${what}: the registry asked to authenticate again (HTTP 401)`, { auth: true });
+    }
+    if (isTransientStatus(res.statusCode)) {
+      const retryAfter = retryAfterMs(res.headers['retry-after']);
+      const detail = await describeFailure(res);
+      throw new UploadFault(`${what}: HTTP ${res.statusCode} (${detail})`, {
+        ...(retryAfter !== undefined ? { retryAfter } : {}),
+      });
+    }
+    if (res.statusCode === 404 || res.statusCode === 416 || (badDigestRestarts && res.statusCode === 400)) {
+      const detail = await describeFailure(res);
+      if (res.statusCode !== 400 || /DIGEST_INVALID|BLOB_UPLOAD_INVALID/.test(detail)) {
+        throw new UploadFault(`${what}: HTTP ${res.statusCode} (${detail})`, { sessionGone: true });
+      }
+      return this.fail(what, { statusCode: res.statusCode, body: { text: async () => detail } });
+    }
+    return this.fail(what, res);
+  }
+
+  /** The PATCH size in chunked mode; undefined for one streamed PATCH. */
+  private chunkSize(session: Session): number | undefined {
+    const { chunkSize, maxChunkBytes, monolithicOnly } = this.upload;
+    if (monolithicOnly || chunkSize === undefined) return undefined;
+    const wanted = Math.min(chunkSize, maxChunkBytes ?? Number.POSITIVE_INFINITY);
+    // The registry's minimum wins over ours: it would refuse smaller chunks.
+    return Math.max(wanted, session.minChunk ?? 0);
   }
 
   async pushManifest(bytes: Buffer, mediaType: string, tag?: string): Promise<string> {
@@ -244,4 +427,126 @@ export class RegistryRepository implements Repository {
   async close(): Promise<void> {
     await this.client.close();
   }
+}
+
+/** A failure of one upload request that a retry may get past. */
+class UploadFault extends Error {
+  readonly auth: boolean;
+  readonly sessionGone: boolean;
+  readonly retryAfter: number | undefined;
+  private readonly final: ModelcarError | undefined;
+
+  constructor(
+    readonly reason: string,
+    opts: { auth?: boolean; sessionGone?: boolean; retryAfter?: number; final?: ModelcarError } = {},
+  ) {
+    super(reason);
+    this.final = opts.final;
+    this.auth = opts.auth ?? false;
+    this.sessionGone = opts.sessionGone ?? false;
+    this.retryAfter = opts.retryAfter;
+  }
+
+  error(label: string): ModelcarError {
+    if (this.final) return this.final;
+    return this.auth
+      ? new ModelcarError(
+          'registry-auth',
+          `${label}: the registry refused our credentials again after re-authenticating`,
+          'check the credentials and that they may push here; log in again',
+        )
+      : new ModelcarError(
+          'registry',
+          `${label}: ${this.reason}; gave up after retries`,
+          'run again; the push resumes where the registry kept data',
+        );
+  }
+}
+
+/** Transient network errors and upload faults become faults; anything else (source, integrity) is final. */
+function asFault(e: unknown): UploadFault | undefined {
+  if (e instanceof UploadFault) return e;
+  if (e instanceof ModelcarError && e.kind === 'network' && isTransientError(e)) {
+    return new UploadFault(e.message, { final: e });
+  }
+  return undefined;
+}
+
+/** The end of a `Range: 0-N` (or `bytes=0-N`) header. */
+function rangeEnd(header: string | string[] | undefined): number | undefined {
+  const m = /^(?:bytes=)?0-(\d+)$/.exec(String(header ?? '').trim());
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Hash states at offsets the registry confirmed, so a resume need not re-read what precedes them. */
+class Checkpoints {
+  private readonly byOffset = new Map<number, DigestCounter>();
+
+  set(offset: number, counter: DigestCounter): void {
+    // Only the latest matters: a registry reports the last chunk it committed.
+    this.byOffset.clear();
+    this.byOffset.set(offset, counter.snapshot());
+  }
+
+  get(offset: number): DigestCounter | undefined {
+    return this.byOffset.get(offset)?.snapshot();
+  }
+}
+
+/**
+ * The blob's bytes from `offset` (not yet hashed), with a counter holding the hash of everything before it. From a
+ * checkpoint and the source's openAt() no byte is read twice; otherwise the prefix is read and hashed again
+ * locally, never resent.
+ */
+function bytesFrom(
+  blob: BlobToPush,
+  offset: number,
+  checkpoints: Checkpoints,
+): { counter: DigestCounter; body: AsyncIterable<Buffer> } {
+  if (offset === 0) return { counter: new DigestCounter(), body: blob.open() };
+  const saved = checkpoints.get(offset);
+  if (saved && blob.openAt) return { counter: saved, body: blob.openAt(offset) };
+  const counter = new DigestCounter();
+  return { counter, body: hashPrefix(blob.open(), offset, counter) };
+}
+
+/** Hashes the first `skip` bytes into `counter` and yields only the rest. */
+async function* hashPrefix(
+  source: AsyncIterable<Buffer>,
+  skip: number,
+  counter: DigestCounter,
+): AsyncGenerator<Buffer> {
+  let seen = 0;
+  for await (const chunk of source) {
+    if (seen >= skip) {
+      yield chunk;
+      continue;
+    }
+    const head = chunk.subarray(0, Math.min(chunk.length, skip - seen));
+    counter.update(head);
+    seen += chunk.length;
+    if (chunk.length > head.length) yield chunk.subarray(head.length);
+  }
+}
+
+/** Cuts a stream into pieces of exactly `size` bytes (the last one shorter). */
+async function* rechunk(source: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let held = 0;
+  for await (const chunk of source) {
+    let rest = chunk;
+    while (held + rest.length >= size) {
+      const take = size - held;
+      parts.push(rest.subarray(0, take));
+      yield Buffer.concat(parts);
+      rest = rest.subarray(take);
+      parts = [];
+      held = 0;
+    }
+    if (rest.length > 0) {
+      parts.push(rest);
+      held += rest.length;
+    }
+  }
+  if (held > 0) yield Buffer.concat(parts);
 }

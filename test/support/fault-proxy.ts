@@ -1,0 +1,156 @@
+/**
+ * A fault-injecting reverse proxy on loopback between the client and the registry. It forwards every request on its
+ * own upstream connection and counts body bytes per direction and per request, and on demand: cuts the connection
+ * after N body bytes (both sockets destroyed, as a dropped link does), stalls (stops forwarding, holds the socket),
+ * or answers itself (503, 429 with Retry-After, 401 with the registry's challenge) without forwarding anything.
+ * The Host header is passed through, so the registry's Location URLs point back at the proxy.
+ */
+import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
+
+export interface ProxiedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+}
+
+export type Fault =
+  | { readonly kind: 'cut'; readonly afterBytes: number }
+  | { readonly kind: 'stall'; readonly afterBytes: number }
+  | {
+      readonly kind: 'respond';
+      readonly status: number;
+      readonly headers?: Record<string, string>;
+      readonly body?: string;
+    };
+
+interface Rule {
+  readonly when: (req: ProxiedRequest) => boolean;
+  readonly fault: Fault | ((req: ProxiedRequest) => Fault | undefined);
+  times: number;
+}
+
+export interface RequestRecord extends ProxiedRequest {
+  /** Request body bytes that reached the registry. */
+  sent: number;
+  /** Response body bytes that reached the client. */
+  received: number;
+  status?: number;
+  fault?: Fault['kind'];
+}
+
+export interface FaultProxy {
+  /** `127.0.0.1:PORT` */
+  readonly host: string;
+  readonly requests: RequestRecord[];
+  /** Body bytes forwarded to the registry, by all requests so far. */
+  uploaded(filter?: (r: RequestRecord) => boolean): number;
+  /** Injects `fault` into the next `times` requests matching `when` (a function fault may decline with undefined). */
+  inject(when: (req: ProxiedRequest) => boolean, fault: Rule['fault'], times?: number): void;
+  clearFaults(): void;
+  close(): Promise<void>;
+}
+
+export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy> {
+  const rules: Rule[] = [];
+  const requests: RequestRecord[] = [];
+
+  const pickFault = (req: ProxiedRequest): Fault | undefined => {
+    for (const rule of rules) {
+      if (rule.times <= 0 || !rule.when(req)) continue;
+      const fault = typeof rule.fault === 'function' ? rule.fault(req) : rule.fault;
+      if (!fault) continue;
+      rule.times--;
+      return fault;
+    }
+    return undefined;
+  };
+
+  const server: Server = createServer((req, res) => {
+    const seen: ProxiedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers };
+    const record: RequestRecord = { ...seen, sent: 0, received: 0 };
+    requests.push(record);
+    const fault = pickFault(seen);
+    if (fault) record.fault = fault.kind;
+    if (fault?.kind === 'respond') {
+      // Answer without reading the body, as a busy front end does; the client sees the status or a reset.
+      record.status = fault.status;
+      res.writeHead(fault.status, { 'content-type': 'application/json', connection: 'close', ...fault.headers });
+      res.end(fault.body ?? '{"errors":[{"code":"UNAVAILABLE","message":"injected by the fault proxy"}]}');
+      req.resume();
+      return;
+    }
+    const upstream = request({
+      host: '127.0.0.1',
+      port: upstreamPort,
+      method: req.method,
+      path: req.url,
+      headers: req.headers,
+      agent: false,
+    });
+    let interrupted = false;
+    const kill = () => {
+      upstream.destroy();
+      req.socket.destroy();
+    };
+    upstream.on('error', () => req.socket.destroy());
+    req.on('error', () => upstream.destroy());
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    upstream.on('response', (up) => {
+      record.status = up.statusCode;
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.on('data', (d: Buffer) => {
+        record.received += d.length;
+      });
+      up.pipe(res);
+    });
+    req.on('data', (d: Buffer) => {
+      if (fault && (fault.kind === 'cut' || fault.kind === 'stall') && record.sent + d.length > fault.afterBytes) {
+        interrupted = true;
+        const head = d.subarray(0, Math.max(0, fault.afterBytes - record.sent));
+        record.sent += head.length;
+        if (head.length > 0) upstream.write(head);
+        if (fault.kind === 'cut') {
+          // Let the registry read what got through before the link dies.
+          setTimeout(kill, 50);
+        } else {
+          req.pause();
+          req.removeAllListeners('data');
+        }
+        return;
+      }
+      record.sent += d.length;
+      if (!upstream.write(d)) {
+        req.pause();
+        upstream.once('drain', () => req.resume());
+      }
+    });
+    req.on('end', () => {
+      if (!interrupted) upstream.end();
+    });
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    host: `127.0.0.1:${port}`,
+    requests,
+    uploaded: (filter) => requests.filter(filter ?? (() => true)).reduce((n, r) => n + r.sent, 0),
+    inject(when, fault, times = 1) {
+      rules.push({ when, fault, times });
+    },
+    clearFaults() {
+      rules.length = 0;
+    },
+    close: () =>
+      new Promise<void>((ok) => {
+        server.closeAllConnections();
+        server.close(() => ok());
+      }),
+  };
+}
+
+/** Matches the PATCH requests of blob uploads. */
+export const isUploadPatch = (r: ProxiedRequest): boolean => r.method === 'PATCH' && r.path.includes('/blobs/uploads/');
