@@ -3,6 +3,7 @@ import { register as registerBase } from './base.js';
 import { register as registerBuild } from './build.js';
 import { register as registerCopy } from './copy.js';
 import { register as registerDeploy } from './deploy.js';
+import { register as registerDoctor } from './doctor.js';
 import { register as registerExample } from './example.js';
 import { register as registerInspect } from './inspect.js';
 import { register as registerPipeline } from './pipeline.js';
@@ -18,6 +19,7 @@ export function registerCommands(program: Command): void {
   registerRegister(program);
   registerDeploy(program);
   registerPipeline(program);
+  registerDoctor(program);
   registerInspect(program);
   registerVerify(program);
   registerCopy(program);

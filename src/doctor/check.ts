@@ -4,6 +4,10 @@
  * the results into text or one JSON object. To add a check: write a `Check`, add it to `selectChecks` in `doctor.ts`.
  */
 
+import type { RegistryOptions } from '../oci/open.js';
+import type { ModelSource, SourceIdentity } from '../source/source.js';
+import type { KubeClient } from './kube-client.js';
+
 export type Status = 'ok' | 'warn' | 'fail' | 'skip';
 
 export interface CheckResult {
@@ -24,6 +28,29 @@ export interface CheckResult {
 
 /** Options shared by every check; a new check adds the fields it needs here and one flag in src/cli/doctor.ts. */
 export interface DoctorOptions {
+  /** The model, as `build` takes it: a directory or hf://ORG/NAME[@REV]. */
+  source?: string;
+  /** Opens `source`; the CLI passes `openSource` with the user's Hub options, tests may pass their own endpoint. */
+  openSource?: (spec: string) => ModelSource;
+  include?: readonly string[];
+  exclude?: readonly string[];
+  keepDuplicateWeights?: boolean;
+  /** `--to`, as `build` takes it. */
+  to?: string;
+  /** `--base`, as `build` takes it. */
+  base?: string;
+  registry?: RegistryOptions;
+  /** `--max-layers` @default 100 */
+  maxLayers?: number;
+  /** `--max-layer-size`, over the registry's known limit. */
+  maxLayerBytes?: number;
+  /** `--cache DIR`: downloaded files are kept here. */
+  cacheDir?: string;
+  /** Kubeflow Model Registry REST URL. */
+  modelRegistry?: string;
+  modelRegistryTokenFile?: string;
+  /** Namespace of the Model Registry service (for `get services`). */
+  modelRegistryNamespace?: string;
   /** Files, directories or `-` (stdin) holding YAML manifests or Containerfiles to lint. */
   manifests?: string[];
   /** A Namespace YAML or a flat annotation map, standing in for the cluster's namespace annotations. */
@@ -40,6 +67,18 @@ export interface DoctorOptions {
 export interface DoctorFacts {
   /** The target namespace's annotations, from the cluster or `--namespace-annotations`. */
   namespace?: { name: string; annotations: Record<string, string>; from: string };
+  /** What the build would package, from the source check. */
+  model?: ModelFacts;
+  /** A reachable Kubernetes API, from the cluster check. */
+  kube?: KubeClient;
+}
+
+export interface ModelFacts {
+  readonly identity: SourceIdentity;
+  readonly files: number;
+  readonly contentBytes: number;
+  /** Sizes of the planned model layers (tar framing included), largest first. */
+  readonly layerSizes: readonly number[];
 }
 
 export interface DoctorContext {

@@ -1,0 +1,104 @@
+import { formatBytes } from '../plan/plan.js';
+import type { Check, CheckResult } from './check.js';
+import { bytesOf } from './manifest-rules.js';
+
+/**
+ * The serving side: a ModelCar is pulled onto the GPU node's image storage (containerd keeps the pulled blob and
+ * the unpacked layer, so up to twice the image size), and the kubelet evicts pods when that disk runs low (an 87 GB
+ * ModelCar on a 120 GB node). Compared with each GPU node's allocatable ephemeral storage when a cluster is reachable.
+ */
+const BASE_ALLOWANCE = 64 * 1024 * 1024;
+/** Fraction of the disk the kubelet lets images use before imagefs.available<15% eviction starts. */
+const EVICTION_FREE = 0.15;
+
+const ALTERNATIVES =
+  'serve from a PVC (storageUri: pvc://NAME/PATH, filled once by `hf download`) or S3 instead of a ModelCar, pin the predictor to nodes with larger disks (nodeSelector), or package a smaller (quantized) variant';
+
+export const servingCheck: Check = {
+  id: 'serving',
+  title: 'serving node storage',
+  after: ['source', 'cluster'],
+  async run(ctx) {
+    const model = ctx.facts.model;
+    if (!model)
+      return {
+        id: 'serving',
+        title: this.title,
+        status: 'skip',
+        summary: 'image size unknown (source check did not pass)',
+      };
+    const image = model.layerSizes.reduce((n, s) => n + s, 0) + BASE_ALLOWANCE;
+    const onNode = image * 2;
+    const kube = ctx.facts.kube;
+    if (!kube) {
+      return {
+        id: 'serving',
+        title: this.title,
+        status: 'warn',
+        summary: `the image is about ${formatBytes(image)}; each GPU node that may run the predictor needs about ${formatBytes(onNode)} of free image storage (no cluster reachable to check)`,
+        fix: `oc get nodes -l nvidia.com/gpu.present=true -o custom-columns=NAME:.metadata.name,EPHEMERAL:.status.allocatable.ephemeral-storage\n# need >= ${formatBytes(onNode)} free on each; else: ${ALTERNATIVES}`,
+      };
+    }
+    const r = await kube.get('/api/v1/nodes', ctx.signal);
+    if (r.status !== 200) {
+      return {
+        id: 'serving',
+        title: this.title,
+        status: 'warn',
+        summary: `cannot list nodes (HTTP ${r.status}); the image is about ${formatBytes(image)} and needs about ${formatBytes(onNode)} of image storage on the GPU node`,
+        fix: 'ask a cluster admin: oc get nodes -o custom-columns=NAME:.metadata.name,EPHEMERAL:.status.allocatable.ephemeral-storage',
+      };
+    }
+    type Node = { metadata?: { name?: string }; status?: { allocatable?: Record<string, string> } };
+    const nodes = (Array.isArray(r.body.items) ? r.body.items : []) as Node[];
+    const gpu = nodes.filter(
+      (n) =>
+        Number(n.status?.allocatable?.['nvidia.com/gpu'] ?? 0) > 0 ||
+        Number(n.status?.allocatable?.['amd.com/gpu'] ?? 0) > 0,
+    );
+    const pool = gpu.length > 0 ? gpu : nodes;
+    const rows = pool.map((n) => ({
+      name: n.metadata?.name ?? '?',
+      bytes: bytesOf(n.status?.allocatable?.['ephemeral-storage']) ?? 0,
+    }));
+    const fits = rows.filter((n) => image <= n.bytes * (1 - EVICTION_FREE));
+    const roomy = rows.filter((n) => onNode <= n.bytes * (1 - EVICTION_FREE));
+    const list = rows.map((n) => `${n.name} ${formatBytes(n.bytes)}`).join(', ');
+    const which =
+      gpu.length > 0
+        ? `${gpu.length} GPU node${gpu.length === 1 ? '' : 's'}`
+        : `${nodes.length} nodes (none advertises a GPU)`;
+    const result: CheckResult = {
+      id: 'serving',
+      title: this.title,
+      status: 'ok',
+      summary: '',
+      details: { imageBytes: image, nodes: rows },
+    };
+    if (fits.length === 0) {
+      return {
+        ...result,
+        status: 'fail',
+        summary: `the ${formatBytes(image)} image does not fit the ephemeral storage of any of ${which}: ${list}`,
+        symptom:
+          'The node was low on resource: ephemeral-storage. ... Pod was evicted  (or: ErrImagePull ... no space left on device)',
+        cause: 'The kubelet stores pulled images on the node disk and evicts pods once less than about 15% is free.',
+        fix: ALTERNATIVES,
+      };
+    }
+    if (roomy.length === 0) {
+      return {
+        ...result,
+        status: 'warn',
+        summary: `the ${formatBytes(image)} image fits ${fits.map((n) => n.name).join(', ')} only without room for the unpacked copy (${formatBytes(onNode)}) or other images: ${list}`,
+        cause:
+          'containerd keeps both the pulled layer and its unpacked snapshot; together they approach twice the image size.',
+        fix: ALTERNATIVES,
+      };
+    }
+    return {
+      ...result,
+      summary: `the ${formatBytes(image)} image fits ${roomy.length} of ${which} with room to unpack (${list})`,
+    };
+  },
+};
