@@ -99,7 +99,7 @@ function printPlan(result: BuildResult): void {
   const out = (s: string) => process.stdout.write(`${s}\n`);
   out(`destination: ${formatLocation(result.destination)}`);
   out(
-    `base: ${result.base.name ?? 'scratch (image-volume only)'}${result.base.digest ? `@${result.base.digest}` : ''} (${result.base.layers} layers)`,
+    `base: ${result.base.name ?? 'scratch (image-volume only)'}${result.base.digest ? `@${result.base.digest}` : ''} (${result.base.layers} layer${result.base.layers === 1 ? '' : 's'})`,
   );
   out(
     `${result.plan.fileCount} files, ${formatBytes(result.plan.contentBytes)}, ${result.plan.layers.length} model layers:`,
