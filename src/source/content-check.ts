@@ -34,13 +34,13 @@ function startHash(expected: ExpectedContent): Hash {
 }
 
 /**
- * Passes bytes through while counting and hashing them, holding back the last chunk until the whole file has been
- * checked: a consumer never sees the end of a file whose hash or size is wrong, it sees an error instead.
+ * Passes bytes through while counting and hashing them, holding back the file's last chunk until the whole file has
+ * been checked: a consumer never sees the end of a file whose hash or size is wrong, it sees an error instead.
  */
 class CheckedStream extends Transform {
   private readonly hash?: Hash;
   private seen = 0;
-  private held?: Buffer;
+  private last?: Buffer;
   private committed = false;
 
   constructor(private readonly opts: CheckOptions) {
@@ -55,10 +55,13 @@ class CheckedStream extends Transform {
       return;
     }
     this.hash?.update(chunk);
-    const previous = this.held;
-    this.held = chunk;
-    if (previous) this.forward(previous).then(() => done(), done);
-    else done();
+    // The file's last chunk waits for the check in _flush; the others go on at once.
+    if (this.seen === this.opts.size) {
+      this.last = chunk;
+      done();
+      return;
+    }
+    this.forward(chunk).then(() => done(), done);
   }
 
   override _flush(done: TransformCallback): void {
@@ -97,8 +100,8 @@ class CheckedStream extends Transform {
         );
       }
     }
-    const last = this.held;
-    this.held = undefined;
+    const last = this.last;
+    this.last = undefined;
     if (last) await this.opts.sink?.write(last);
     await this.opts.sink?.commit();
     this.committed = true;

@@ -25,7 +25,8 @@ export interface RangedDownloadOptions {
 
 interface Part {
   readonly size: number;
-  readonly bytes: Promise<Buffer>;
+  /** The part's bytes as they arrived: kept as chunks, not copied into one buffer. */
+  readonly chunks: Promise<Buffer[]>;
 }
 
 /**
@@ -85,9 +86,9 @@ export class RangedDownload extends Readable {
       }
       this.nextStart += length;
       this.held += length;
-      const bytes = this.fetchPart(start, length);
-      bytes.catch((e) => this.destroy(e));
-      this.queue.push({ size: length, bytes });
+      const chunks = this.fetchPart(start, length);
+      chunks.catch((e) => this.destroy(e));
+      this.queue.push({ size: length, chunks });
       this.notify();
     }
   }
@@ -106,13 +107,15 @@ export class RangedDownload extends Readable {
           await this.changed.promise;
           continue;
         }
-        const bytes = await head.bytes;
+        const chunks = await head.chunks;
         if (this.destroyed) return;
         this.queue.shift();
         this.held -= head.size;
         this.opts.budget.release(head.size);
         this.notify();
-        if (!this.push(bytes)) return;
+        let more = true;
+        for (const chunk of chunks) more = this.push(chunk);
+        if (!more) return;
       }
     } finally {
       this.pumping = false;
@@ -126,10 +129,10 @@ export class RangedDownload extends Readable {
   }
 
   /** One range into its own buffer, resuming from the first missing byte after a drop. */
-  private async fetchPart(start: number, length: number): Promise<Buffer> {
+  private async fetchPart(start: number, length: number): Promise<Buffer[]> {
     const { http, path, size } = this.opts;
     const signal = this.aborter.signal;
-    const buf = Buffer.allocUnsafeSlow(length);
+    const chunks: Buffer[] = [];
     const retry = new RetryCounter(this.opts.retry);
     let got = 0;
     while (got < length) {
@@ -148,7 +151,7 @@ export class RangedDownload extends Readable {
                 'check HF_ENDPOINT and any proxy between here and the Hub',
               );
             }
-            chunk.copy(buf, got);
+            chunks.push(chunk);
             got += chunk.length;
             retry.progressed();
           }
@@ -175,7 +178,7 @@ export class RangedDownload extends Readable {
         }
       }
     }
-    return buf;
+    return chunks;
   }
 }
 
