@@ -192,12 +192,12 @@ export class RegistryClient {
       }
       if (res.statusCode === 401) {
         const challenge = parseChallenges(res.headers['www-authenticate'])[0];
-        const firstChallenge = !this.auth.knowsChallenge;
         this.auth.learn(challenge);
         this.auth.invalidate(opts.scopes);
         if (!replayable) return res;
         await res.body.dump();
-        if (!authRetried && (firstChallenge || authorization !== undefined)) {
+        // Once: after sending no credentials (now we know how, perhaps from a parallel request), or a stale token.
+        if (!authRetried && (authorization !== undefined || this.auth.knowsChallenge)) {
           authRetried = true;
           continue;
         }
