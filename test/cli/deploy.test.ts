@@ -97,7 +97,9 @@ describe('modelcar deploy', () => {
     assert.match(storageUris(isvc)[0] ?? '', /^oci\+native:\/\//);
     assert.match(storageUris(isvc)[0] ?? '', PINNED_STORAGE_URI);
     assert.equal(
-      (isvc[0]?.metadata.labels as Record<string, string>)['modelregistry.opendatahub.io/model-version-id'],
+      ((isvc[0] as K8sObject).metadata.labels as Record<string, string>)[
+        'modelregistry.opendatahub.io/model-version-id'
+      ],
       '4',
     );
   });
