@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 /** How long to keep trying a transfer that keeps failing. Counted from the last byte that got through. */
 export interface RetryPolicy {
-  /** Failures in a row without a byte of progress before giving up. @default 6 */
+  /** Tries in a row without a byte of progress before giving up. @default 6 */
   readonly attempts: number;
   /** First delay; it doubles per failure, with jitter. @default 500 */
   readonly baseDelayMs: number;
@@ -39,7 +39,7 @@ export class RetryCounter {
   async again(signal?: AbortSignal): Promise<boolean> {
     this.failures++;
     const delay = retryDelay(this.failures, this.policy);
-    if (this.failures > this.policy.attempts || Date.now() + delay - this.lastProgress > this.policy.maxStallMs) {
+    if (this.failures >= this.policy.attempts || Date.now() + delay - this.lastProgress > this.policy.maxStallMs) {
       return false;
     }
     await sleep(delay, undefined, signal ? { signal } : {});

@@ -215,6 +215,20 @@ describe('HfSource against the Hub double', () => {
     assert.equal(gets.at(-1)?.range, `bytes=100000-${e.size - 1}`);
   });
 
+  it('asks the Hub again when a signed CDN URL has expired mid-file', async () => {
+    const src = source(`hf://${TINY.id}`, { partSize: MiB, connections: 1 });
+    const e = entry(await src.list(), 'consolidated.safetensors');
+    const stream = await src.open(e);
+    const chunks: Buffer[] = [];
+    for await (const c of stream) {
+      if (chunks.length === 0) hub.expireCdnUrls();
+      chunks.push(c as Buffer);
+    }
+    assert.deepEqual(Buffer.concat(chunks), hub.content(TINY.id, e.path));
+    const resolves = hub.requests.filter((r) => r.origin === 'hub' && r.url.includes('/resolve/') && r.file === e.path);
+    assert.equal(resolves.length, 2, 'resolved once at open and once after the CDN refused the old URL');
+  });
+
   it('gives up after the retry budget, with an error and never an early end', async () => {
     const src = source(`hf://${TINY.id}`);
     const e = entry(await src.list(), 'model-00002-of-00002.safetensors');
@@ -223,7 +237,7 @@ describe('HfSource against the Hub double', () => {
     assert.equal(ended, false);
     assert.ok(isModelcarError(error));
     assert.equal(error.kind, 'network');
-    assert.match(error.message, /model-00002-of-00002\.safetensors: download failed 5 times in a row at byte 0/);
+    assert.match(error.message, /model-00002-of-00002\.safetensors: download failed 4 times in a row at byte 0/);
   });
 
   it('fails a corrupt file with both hashes named, before the stream ends', async () => {

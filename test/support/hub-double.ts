@@ -143,7 +143,7 @@ export class HubDouble {
   maxActiveBodies = 0;
   private readonly repos = new Map<string, StoredRepo>();
   private readonly blobs = new Map<string, StoredFile>();
-  private readonly secret = randomBytes(16);
+  private secret = randomBytes(16);
   private readonly dropped = new Map<string, number>();
   private readonly stalled = new Map<string, number>();
   private hub?: Server;
@@ -194,6 +194,11 @@ export class HubDouble {
   /** True when any request to the CDN origin carried an Authorization header. */
   get cdnSawAuthorization(): boolean {
     return this.requests.some((r) => r.origin === 'cdn' && r.authorization);
+  }
+
+  /** Invalidates every CDN URL handed out so far, as the real CDN's signed URLs expire after a while. */
+  expireCdnUrls(): void {
+    this.secret = randomBytes(16);
   }
 
   resetCounters(): void {
