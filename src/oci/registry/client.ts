@@ -23,7 +23,7 @@ import {
 } from './retry.js';
 
 export interface TransportOptions {
-  /** Use http:// even for a non-loopback host (--plain-http). Loopback hosts always use it. */
+  /** Use http:// even for a non-loopback host (--plain-http). Loopback hosts use it unless caFile is given. */
   readonly plainHttp?: boolean;
   /** Verify TLS certificates (default true; --tls-verify=false turns it off). */
   readonly tlsVerify?: boolean;
@@ -88,6 +88,14 @@ export function networkError(registry: string, e: unknown): ModelcarError {
       { cause: e },
     );
   }
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'EPROTO') {
+    return new ModelcarError(
+      'network',
+      `${registry} did not answer the TLS handshake (it may speak plain HTTP)`,
+      'pass --plain-http if this registry really serves plain HTTP (only on a trusted network), or check the port',
+      { cause: e },
+    );
+  }
   return new ModelcarError(
     'network',
     `cannot reach registry ${registry}: ${messageOf(e)}`,
@@ -126,7 +134,8 @@ export class RegistryClient {
     opts: TransportOptions = {},
   ) {
     const host = apiHost(registry);
-    const plain = opts.plainHttp === true || isLoopbackHost(host);
+    // Loopback speaks plain HTTP unless a CA file says it serves TLS; anything else only with --plain-http.
+    const plain = opts.plainHttp === true || (isLoopbackHost(host) && !opts.caFile);
     this.origin = `${plain ? 'http' : 'https'}://${host}`;
     let ca: string | undefined;
     if (opts.caFile) {

@@ -227,11 +227,13 @@ export async function resolveCredential(
   if (registry === OPENSHIFT_INTERNAL_REGISTRY || saHosts.includes(registry)) {
     const tokenFile = env.MODELCAR_SA_TOKEN_FILE ?? SA_TOKEN_FILE;
     if (existsAsFile(tokenFile)) {
-      // Read fresh every time: projected service-account tokens rotate.
       return {
         kind: 'basic',
         username: 'serviceaccount',
-        password: readFileSync(tokenFile, 'utf8').trim(),
+        // Read fresh on every use: projected service-account tokens rotate during a long push.
+        get password() {
+          return readFileSync(tokenFile, 'utf8').trim();
+        },
         source: `service-account token ${tokenFile}`,
       };
     }
