@@ -96,8 +96,8 @@ export class HubHttp {
   };
 
   /**
-   * Asks the Hub where `path` at `commit` lives: a HEAD on its resolve URL, following redirects (to the CDN for LFS
-   * files, to /api/resolve-cache for small ones). The Hub's own headers name the size and sha256.
+   * Asks the Hub where `path` at `commit` lives: a HEAD on its resolve URL, following its own redirects (to
+   * /api/resolve-cache for small files) up to the hop to the CDN (LFS files). The Hub's headers name size and sha256.
    */
   async resolve(commit: string, path: string, signal?: AbortSignal): Promise<ResolvedFile> {
     const retry = new RetryCounter(this.retry);
@@ -129,6 +129,16 @@ export class HubHttp {
       const location = header(h, 'location');
       if (res.statusCode >= 300 && res.statusCode < 400 && location) {
         url = new URL(location, url).href;
+        // Like huggingface_hub, stop at the hop off the Hub: the CDN's signed URL is for the range GETs, and the
+        // Hub's own headers already named size and sha256.
+        if (new URL(url).origin !== this.origin && found.size !== undefined) {
+          return {
+            url,
+            size: found.size,
+            ...optional('linkedEtag', found.linkedEtag),
+            ...optional('repoCommit', found.repoCommit),
+          };
+        }
         continue;
       }
       if (res.statusCode >= 400) {

@@ -148,6 +148,7 @@ describe('HfSource against the Hub double', () => {
     }
     assert.ok(hub.requests.some((r) => r.origin === 'cdn' && r.file === 'consolidated.safetensors'));
     assert.ok(!hub.requests.some((r) => r.origin === 'cdn' && r.file === 'config.json'));
+    assert.ok(!hub.requests.some((r) => r.origin === 'cdn' && r.method !== 'GET'), 'the CDN only sees range GETs');
     assert.equal(hub.bytesServed.get('empty.txt'), undefined, 'an empty file needs no request');
   });
 
