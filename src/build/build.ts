@@ -22,10 +22,10 @@ import { formatLocation, type ImageLocation, type RegistryRef } from '../oci/ref
 import type { Descriptor, Platform, Repository } from '../oci/repository.js';
 import { DEFAULT_PLAN_OPTIONS, type LayerPlan, type PlannedLayer, type PlanOptions, planLayers } from '../plan/plan.js';
 import { readIndexFiles, type SkippedFile, selectFiles } from '../plan/select.js';
+import { nameMismatchWarning, namesFromSource } from '../source/names.js';
 import type { ModelSource, SourceIdentity } from '../source/source.js';
-import { defaultRepositoryName, defaultTag } from './names.js';
 import { mapLimit } from './pool.js';
-import { knownLayers, layerKey } from './reuse.js';
+import { findLayer, knownLayers } from './reuse.js';
 
 export type BaseChoice =
   | { readonly kind: 'image'; readonly location: ImageLocation; readonly name: string }
@@ -70,7 +70,8 @@ export type BuildEvent =
   | { readonly type: 'bytes'; readonly path: string; readonly bytes: number }
   | { readonly type: 'layer-done'; readonly index: number; readonly digest: string; readonly outcome: LayerOutcome }
   | { readonly type: 'base-layer'; readonly digest: string; readonly size: number; readonly outcome: LayerOutcome }
-  | { readonly type: 'manifest'; readonly digest: string };
+  | { readonly type: 'manifest'; readonly digest: string }
+  | { readonly type: 'warning'; readonly message: string };
 
 export interface BuiltLayer extends ModelLayer {
   readonly outcome: LayerOutcome;
@@ -110,12 +111,17 @@ function withRepository(destination: ImageLocation, identity: SourceIdentity): I
     );
   }
   if (ref.repository !== '') return destination;
-  return { transport: 'registry', ref: { ...ref, repository: defaultRepositoryName(identity) } };
+  return { transport: 'registry', ref: { ...ref, repository: namesFromSource(identity).repository } };
 }
 
 function withTag(destination: ImageLocation, tag: string): ImageLocation {
   if (destination.transport === 'layout') return { ...destination, tag: destination.tag ?? tag };
   return { transport: 'registry', ref: { ...destination.ref, tag: destination.ref.tag ?? tag } };
+}
+
+/** For a source without a revision (a local directory): the image's own digest names it. Never `latest`. */
+function digestTag(manifestDigest: string): string {
+  return `sha-${manifestDigest.slice('sha256:'.length, 'sha256:'.length + 12)}`;
 }
 
 function tagOf(destination: ImageLocation): string | undefined {
@@ -180,7 +186,14 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
     indexFiles,
   });
   const mtime = fixedTime(request, identity);
+  const names = namesFromSource(identity);
+  // A source with a revision names its tag now, so this build can find the layers of the last one under it.
   let destination = withRepository(request.destination, identity);
+  if (names.tag) destination = withTag(destination, names.tag);
+  if (request.destination.transport === 'registry' && request.destination.ref.repository !== '') {
+    const warning = nameMismatchWarning(request.destination.ref.repository, identity);
+    if (warning) emit({ type: 'warning', message: warning });
+  }
 
   const opened: Repository[] = [];
   try {
@@ -229,10 +242,11 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
     });
 
     async function reuseLayer(layer: PlannedLayer): Promise<BuiltLayer | undefined> {
-      const key = layerKey(layer, mtime);
-      const hit = key === undefined ? undefined : known.get(key);
-      if (!hit || hit.descriptor.size !== layer.size) return undefined;
-      const files = layer.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 as string }));
+      const hit = findLayer(known, layer, mtime);
+      if (!hit) return undefined;
+      // The annotation has every file's sha256, also where the source vouched only with a git sha1.
+      const files = hit.files.map((f) => ({ ...f, sha256: f.sha256 ?? '' }));
+      if (files.some((f) => !/^[a-f0-9]{64}$/.test(f.sha256))) return undefined;
       const done = (outcome: LayerOutcome): BuiltLayer => ({
         digest: hit.descriptor.digest,
         size: layer.size,
@@ -240,11 +254,9 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
         outcome,
       });
       if (await target.hasBlob(hit.descriptor)) return done('reused');
-      if (hit.repository !== target) {
-        const outcome = await copyBaseLayer(hit.descriptor, hit.repository, target);
-        return done(outcome === 'present' ? 'reused' : outcome);
-      }
-      return undefined;
+      if (hit.repository === target) return undefined;
+      const outcome = await copyBaseLayer(hit.descriptor, hit.repository, target);
+      return done(outcome === 'present' ? 'reused' : outcome);
     }
 
     async function pushLayer(layer: PlannedLayer): Promise<BuiltLayer> {
@@ -284,7 +296,7 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
     const manifest = buildManifest(base, pushedConfig, layers, meta);
     if (Date.now() - started > REPROBE_AFTER_MS) await target.checkWritable();
     const manifestDigest = `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
-    destination = withTag(destination, tagOf(destination) ?? defaultTag(identity, manifestDigest));
+    destination = withTag(destination, digestTag(manifestDigest));
     const digest = await target.pushManifest(manifest, MediaType.ociManifest, tagOf(destination));
     emit({ type: 'manifest', digest });
     return {

@@ -1,7 +1,9 @@
 /**
- * "The registry is the cache": a model layer is named by the files it holds (path, size, sha256) and the tar
+ * "The registry is the cache": a model layer is named by the files it holds (path, size, content hash) and the tar
  * parameters it was framed with, both recorded in its annotations. A layer already in the destination (or in a
- * --cache-from image) with the same name has the same bytes, so it is reused without reading the model.
+ * --cache-from image) with the same files and parameters has the same bytes, so it is reused without reading the
+ * model. A file matches by sha256, or by git blob sha1 where that is all the source can vouch for without reading
+ * (small files on the Hub).
  */
 import { Annotation, layerFormat } from '../image/image.js';
 import type { Descriptor, Repository } from '../oci/repository.js';
@@ -11,38 +13,47 @@ export interface KnownLayer {
   readonly descriptor: Descriptor;
   /** Where the blob lives: the destination itself or a --cache-from repository. */
   readonly repository: Repository;
+  /** The files its annotation names, in layer order. */
+  readonly files: readonly AnnotatedFile[];
 }
 
-/** The name of a layer from its files; undefined when a file's sha256 is not known without reading it. */
-export function layerKey(layer: PlannedLayer, mtime: number): string | undefined {
-  const files: { path: string; size: number; sha256: string }[] = [];
-  for (const f of layer.files) {
-    if (!f.sha256) return undefined;
-    files.push({ path: f.path, size: f.size, sha256: f.sha256 });
-  }
-  return `${layerFormat(mtime)}|${JSON.stringify(files)}`;
+interface AnnotatedFile {
+  readonly path: string;
+  readonly size: number;
+  readonly sha256?: string;
+  readonly gitSha1?: string;
 }
 
-function keyOfDescriptor(d: Descriptor): string | undefined {
+/** Layers grouped by what can be known of them without their content: tar parameters and file paths and sizes. */
+export type KnownLayers = ReadonlyMap<string, readonly KnownLayer[]>;
+
+function shapeKey(format: string, files: readonly { path: string; size: number }[]): string {
+  return `${format}|${JSON.stringify(files.map((f) => [f.path, f.size]))}`;
+}
+
+function parseFiles(d: Descriptor): { format: string; files: AnnotatedFile[] } | undefined {
   const files = d.annotations?.[Annotation.layerFiles];
   const format = d.annotations?.[Annotation.layerFormat];
   if (!files || !format) return undefined;
   try {
-    const parsed = JSON.parse(files) as { path: string; size: number; sha256: string }[];
-    return `${format}|${JSON.stringify(parsed.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 })))}`;
+    const parsed = JSON.parse(files) as AnnotatedFile[];
+    if (!Array.isArray(parsed) || !parsed.every((f) => typeof f.path === 'string' && typeof f.size === 'number')) {
+      return undefined;
+    }
+    return { format, files: parsed };
   } catch {
     return undefined;
   }
 }
 
 /**
- * Reads the manifests at `reference` in each repository and indexes their model layers by name. A reference that
- * does not exist (first build) or is not a single image contributes nothing.
+ * Reads the manifests at `reference` in each repository and indexes their model layers. A reference that does not
+ * exist (first build) or is not a single image contributes nothing.
  */
 export async function knownLayers(
   candidates: readonly { repository: Repository; reference: string }[],
-): Promise<Map<string, KnownLayer>> {
-  const known = new Map<string, KnownLayer>();
+): Promise<KnownLayers> {
+  const known = new Map<string, KnownLayer[]>();
   for (const { repository, reference } of candidates) {
     let layers: Descriptor[];
     try {
@@ -52,9 +63,26 @@ export async function knownLayers(
       continue;
     }
     for (const descriptor of layers) {
-      const key = keyOfDescriptor(descriptor);
-      if (key && !known.has(key)) known.set(key, { descriptor, repository });
+      const parsed = parseFiles(descriptor);
+      if (!parsed) continue;
+      const key = shapeKey(parsed.format, parsed.files);
+      known.set(key, [...(known.get(key) ?? []), { descriptor, repository, files: parsed.files }]);
     }
   }
   return known;
+}
+
+/** The known layer with exactly this layer's files, or undefined when a file's content cannot be vouched for. */
+export function findLayer(known: KnownLayers, layer: PlannedLayer, mtime: number): KnownLayer | undefined {
+  const candidates = known.get(shapeKey(layerFormat(mtime), layer.files)) ?? [];
+  return candidates.find(
+    (c) =>
+      c.descriptor.size === layer.size &&
+      layer.files.every((f, i) => {
+        const a = c.files[i];
+        if (!a) return false;
+        if (f.sha256) return a.sha256 === f.sha256;
+        return f.gitSha1 !== undefined && a.gitSha1 === f.gitSha1;
+      }),
+  );
 }

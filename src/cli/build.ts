@@ -8,7 +8,14 @@ import { formatLocation, formatRef, type ImageLocation, parseImageLocation } fro
 import { DEFAULT_PLAN_OPTIONS, formatBytes } from '../plan/plan.js';
 import type { RegisterResult } from '../registry-model/register.js';
 import { registerBuild } from '../registry-model/register-build.js';
-import { LocalSource } from '../source/local.js';
+import {
+  CACHE_HELP,
+  FOLLOW_EXTERNAL_SYMLINKS_HELP,
+  HF_CONNECTIONS_HELP,
+  HF_TOKEN_FILE_HELP,
+  openSource,
+  parseConnections,
+} from '../source/open.js';
 import { progressReporter, progressStyle } from './progress.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
 
@@ -27,6 +34,9 @@ interface BuildFlags extends RegistryFlags {
   concurrency: number;
   cacheFrom: string[];
   followExternalSymlinks?: boolean;
+  hfTokenFile?: string;
+  cache?: string;
+  hfConnections?: number;
   dryRun?: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -170,10 +180,10 @@ export function register(program: Command): void {
       collect,
       [],
     )
-    .option(
-      '--follow-external-symlinks',
-      'follow symlinks that leave the model directory (a Hugging Face cache snapshot)',
-    )
+    .option('--follow-external-symlinks', FOLLOW_EXTERNAL_SYMLINKS_HELP)
+    .option('--hf-token-file <file>', HF_TOKEN_FILE_HELP)
+    .addOption(new Option('--cache <dir>', CACHE_HELP).env('MODELCAR_CACHE_DIR'))
+    .option('--hf-connections <n>', HF_CONNECTIONS_HELP, parseConnections)
     .option('--dry-run', 'print the layer plan (files, sizes, layers, what is skipped and why) and move no bytes')
     .option('--json', 'print one JSON object with the reference, digest and layers')
     .option('-q, --quiet', 'no progress output')
@@ -240,7 +250,12 @@ export function register(program: Command): void {
     const stop = interruptSignal();
     const result = await build({
       signal: stop,
-      source: new LocalSource(sourceArg, { followExternalSymlinks: flags.followExternalSymlinks === true }),
+      source: openSource(sourceArg, {
+        followExternalSymlinks: flags.followExternalSymlinks === true,
+        ...(flags.hfTokenFile ? { hfTokenFile: flags.hfTokenFile } : {}),
+        ...(flags.cache ? { cacheDir: flags.cache } : {}),
+        ...(flags.hfConnections ? { connections: flags.hfConnections } : {}),
+      }),
       destination,
       base: baseChoice(flags),
       platform: parsePlatform(flags.platform),

@@ -26,7 +26,11 @@ export function progressReporter(
   style: ProgressStyle,
   write = (s: string) => process.stderr.write(s),
 ): (e: BuildEvent) => void {
-  if (style === 'none') return () => {};
+  if (style === 'none') {
+    return (e) => {
+      if (e.type === 'warning') write(`modelcar: warning: ${e.message}\n`);
+    };
+  }
   const start = Date.now();
   let total = 0;
   let done = 0;
@@ -91,6 +95,9 @@ export function progressReporter(
         line(
           `manifest ${e.digest} written (${formatBytes(done)} read in ${((Date.now() - start) / 1000).toFixed(1)} s)`,
         );
+        break;
+      case 'warning':
+        line(`modelcar: warning: ${e.message}`);
         break;
       case 'layer-start':
         layers.set(e.index, e.layer);

@@ -68,7 +68,12 @@ export interface ImageMeta {
 }
 
 function layerDescriptor(layer: ModelLayer, mtime: number): Descriptor {
-  const files = layer.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 }));
+  const files = layer.files.map((f) => ({
+    path: f.path,
+    size: f.size,
+    sha256: f.sha256,
+    ...(f.gitSha1 ? { gitSha1: f.gitSha1 } : {}),
+  }));
   return {
     mediaType: MediaType.ociLayer,
     digest: layer.digest,

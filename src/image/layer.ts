@@ -9,6 +9,7 @@ export interface LayerFile {
   readonly path: string;
   readonly size: number;
   readonly sha256: string;
+  readonly gitSha1?: string;
 }
 
 export type ProgressFn = (path: string, bytes: number) => void;
@@ -68,6 +69,7 @@ export function layerBytes(
           path: file.path,
           size: file.size,
           sha256: file.sha256 ?? (fileHash as ReturnType<typeof createHash>).digest('hex'),
+          ...(file.gitSha1 ? { gitSha1: file.gitSha1 } : {}),
         });
       }
       yield emit(Buffer.alloc(TRAILER_SIZE));

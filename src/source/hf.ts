@@ -127,7 +127,7 @@ export class HfSource implements ModelSource {
       .map(([path, f]) => ({
         path,
         size: f.size,
-        ...(f.expected.algorithm === 'sha256' ? { sha256: f.expected.hex } : {}),
+        ...(f.expected.algorithm === 'sha256' ? { sha256: f.expected.hex } : { gitSha1: f.expected.hex }),
       }))
       .sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
   }

@@ -7,6 +7,11 @@ export interface SourceEntry {
   readonly size: number;
   /** Lower-case hex sha256 of the content when the source can vouch for it without reading (Hub LFS oid). */
   readonly sha256?: string;
+  /**
+   * Git blob sha1 of the content, where the source has it but no sha256 (small non-LFS files on the Hub). Verified
+   * by the source while streaming; recorded in layer annotations so a re-run can match the layer without a download.
+   */
+  readonly gitSha1?: string;
 }
 
 /** Where a model came from, carried into image annotations and the Model Registry. */
