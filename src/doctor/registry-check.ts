@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, type PeerCertificate, rootCertificates } from 'node:tls';
 import { Agent, request } from 'undici';
-import { defaultRepositoryName } from '../build/names.js';
+import { namesFromSource } from '../source/names.js';
 import { isModelcarError, messageOf } from '../errors.js';
 import { manifestReference } from '../image/read-image.js';
 import { openRepository } from '../oci/open.js';
@@ -134,7 +134,7 @@ async function reachable(ctx: DoctorContext, registry: string): Promise<CheckRes
 function targetRef(ctx: DoctorContext, location: ImageLocation & { transport: 'registry' }): RegistryRef {
   if (location.ref.repository !== '') return location.ref;
   const identity = ctx.facts.model?.identity;
-  return { ...location.ref, repository: identity ? defaultRepositoryName(identity) : 'modelcar-doctor' };
+  return { ...location.ref, repository: identity ? namesFromSource(identity).repository : 'modelcar-doctor' };
 }
 
 export const registryCheck: Check = {
