@@ -102,13 +102,11 @@ function hfEnv(ctx: BenchContext, id: string): Record<string, string> {
 }
 
 function lfsBytesServed(ctx: BenchContext): number {
-  return ctx.model.files
-    .filter((f) => f.text === undefined)
-    .reduce((sum, f) => sum + (ctx.hub.bytesServed.get(f.path) ?? 0), 0);
+  return ctx.model.files.filter((f) => f.weight).reduce((sum, f) => sum + (ctx.hub.bytesServed.get(f.path) ?? 0), 0);
 }
 
 function weightBytes(ctx: BenchContext): number {
-  return ctx.model.files.filter((f) => f.text === undefined).reduce((s, f) => s + f.size, 0);
+  return ctx.model.files.filter((f) => f.weight).reduce((s, f) => s + f.size, 0);
 }
 
 function fmtMiB(n: number): string {

@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { allocatedUnder } from './disk-usage.js';
-import { treeRss } from './proc-tree.js';
+import { processCpu, reapedChildrenCpu, treeRss } from './proc-tree.js';
 
 export interface Step {
   readonly label: string;
@@ -18,6 +18,10 @@ export interface Measurement {
   readonly seconds: number;
   readonly steps: readonly { label: string; seconds: number }[];
   readonly peakRss: number;
+  /** CPU seconds (user + system) of the commands' process trees. */
+  readonly cpuSeconds: number;
+  /** CPU seconds the watched server (the registry) spent meanwhile. */
+  readonly serverCpuSeconds: number;
   /** Peak growth of the staging directories over their size before the first step. */
   readonly peakDisk: number;
   /** Each step's stdout. */
@@ -54,8 +58,18 @@ function runStep(step: Step, sample: (pid: number) => void): Promise<string> {
   });
 }
 
-export async function measure(steps: readonly Step[], stagingDirs: readonly string[] = []): Promise<Measurement> {
+export interface MeasureOptions {
+  /** Where the case may stage bytes. */
+  readonly stagingDirs?: readonly string[];
+  /** A server whose CPU time the case costs (the registry). */
+  readonly serverPid?: number;
+}
+
+export async function measure(steps: readonly Step[], opts: MeasureOptions = {}): Promise<Measurement> {
+  const stagingDirs = opts.stagingDirs ?? [];
   const baseline = allocatedUnder(stagingDirs);
+  const cpuBefore = reapedChildrenCpu();
+  const serverBefore = opts.serverPid ? processCpu(opts.serverPid) : 0;
   let peakRss = 0;
   let peakDisk = 0;
   const sample = (pid: number) => {
@@ -76,6 +90,8 @@ export async function measure(steps: readonly Step[], stagingDirs: readonly stri
     seconds: Number(process.hrtime.bigint() - began) / 1e9,
     steps: timings,
     peakRss,
+    cpuSeconds: reapedChildrenCpu() - cpuBefore,
+    serverCpuSeconds: opts.serverPid ? processCpu(opts.serverPid) - serverBefore : 0,
     peakDisk,
     stdout,
   };

@@ -19,8 +19,8 @@ export interface ModelFile {
   readonly path: string;
   readonly size: number;
   readonly sha256: string;
-  /** Small files keep their text, to hand the Hub double. */
-  readonly text?: string;
+  /** A weight shard (served from the Hub double's LFS "CDN"), not a small json/tokenizer file. */
+  readonly weight: boolean;
 }
 
 export interface SyntheticModel {
@@ -31,7 +31,7 @@ export interface SyntheticModel {
 }
 
 const CHUNK = 8 * 1024 * 1024;
-const GENERATOR = 'aes-ctr-v1';
+const GENERATOR = 'aes-ctr-v2';
 
 function shardName(i: number, n: number): string {
   const pad = (k: number) => String(k).padStart(5, '0');
@@ -118,12 +118,12 @@ export async function syntheticModel(workDir: string, shape: ModelShape): Promis
   const files: ModelFile[] = [];
   for (const [i, size] of shardSizes(shape).entries()) {
     const path = names[i] as string;
-    files.push({ path, size, sha256: await writeShard(join(dir, path), path, size) });
+    files.push({ path, size, sha256: await writeShard(join(dir, path), path, size), weight: true });
   }
   for (const [path, text] of Object.entries(smallFiles(shape, names))) {
     await writeFile(join(dir, path), text);
     const size = Buffer.byteLength(text);
-    files.push({ path, size, sha256: createHash('sha256').update(text).digest('hex'), text });
+    files.push({ path, size, sha256: createHash('sha256').update(text).digest('hex'), weight: false });
   }
   files.sort((a, b) => (a.path < b.path ? -1 : 1));
   const model = { dir, shape, files, totalBytes: files.reduce((s, f) => s + f.size, 0) };

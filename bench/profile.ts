@@ -2,7 +2,7 @@
  * Where modelcar's time goes on the push path: one build under `node --cpu-prof` with an event-loop delay monitor,
  * summarised as self time per function (hashing, socket writes, file reads, GC, idle) and the loop's delay.
  */
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { measure, type Step } from './measure.js';
 
@@ -35,6 +35,7 @@ export function selfTimes(profile: CpuProfile): Map<string, number> {
 
 export async function profileBuild(step: Step, dir: string, loopDelayScript: string): Promise<ProfileSummary> {
   await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
   const loopFile = join(dir, 'loop-delay.json');
   const profiled: Step = {
     ...step,

@@ -50,8 +50,8 @@ function ratio(a: number, b: number | undefined): string {
 function row(c: BenchCase, input: ReportInput): string {
   const s = input.summaries.get(c.id);
   const errors = input.errors.get(c.id) ?? [];
-  if (c.skip) return `| ${c.label} | skipped: ${c.skip} | | | | | | |`;
-  if (!s) return `| ${c.label} | failed: ${(errors[0] ?? 'no run').split('\n')[0]} | | | | | | |`;
+  if (c.skip) return `| ${c.label} | skipped: ${c.skip} | | | | | | | |`;
+  if (!s) return `| ${c.label} | failed: ${(errors[0] ?? 'no run').split('\n')[0]} | | | | | | | |`;
   const limit = c.isLimit ? s : limitOf(c, input.summaries);
   const steps = s.steps.map((st) => `${st.label} ${st.seconds.toFixed(1)} s`).join(', ');
   const facts = Object.entries(s.facts).map(([k, v]) => `${k} ${v}`);
@@ -66,6 +66,7 @@ function row(c: BenchCase, input: ReportInput): string {
     c.isLimit ? 'limit' : ratio(s.seconds, limit?.seconds),
     `${mib(s.peakRss)}${c.isLimit ? '' : limit ? ` (${ratio(s.peakRss, limit.peakRss)})` : ''}`,
     mib(s.peakDisk),
+    `${s.cpuSeconds.toFixed(1)} s / ${s.serverCpuSeconds.toFixed(1)} s`,
     String(s.runs),
     notes,
     '',
@@ -147,7 +148,9 @@ export function renderReport(input: ReportInput, analysis: readonly string[], re
       `(${input.model.shards} random weight shards plus json/tokenizer files); ${input.repeats} run(s) per case, cases ` +
       'alternated; medians. Wall time is end to end (process start to exit); peak RSS is the sum over the whole process ' +
       "tree (sampled from /proc every 100 ms; the registry's own memory is not counted, it is the same server for all); " +
-      'staging disk is the peak of what the case wrote outside its destination (its TMPDIR, HOME and container storage).',
+      'staging disk is the peak of what the case wrote outside its destination (its TMPDIR, HOME and container storage); ' +
+      "CPU is user + system seconds of the tool's process tree and of the registry while the case ran (less noisy " +
+      'than wall time on a shared machine).',
     '',
     '## Machine',
     '',
@@ -158,14 +161,14 @@ export function renderReport(input: ReportInput, analysis: readonly string[], re
     '',
     '## Results',
     '',
-    '| Case | median wall | throughput | wall vs limit | peak RSS (vs limit) | peak staging disk | runs | notes |',
-    '|---|---|---|---|---|---|---|---|',
+    '| Case | median wall | throughput | wall vs limit | peak RSS (vs limit) | peak staging disk | CPU: tool / registry | runs | notes |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   let group: Group | undefined;
   for (const c of input.cases) {
     if (c.group !== group) {
       group = c.group;
-      lines.push(`| _${GROUP_TITLES[group]}_ | | | | | | | |`);
+      lines.push(`| _${GROUP_TITLES[group]}_ | | | | | | | | |`);
     }
     lines.push(row(c, input));
   }

@@ -22,6 +22,7 @@ import { startCountingProxy } from './counting-proxy.js';
 import { ensureTools, machineFacts, versions } from './machine.js';
 import { measure } from './measure.js';
 import { hubFiles, syntheticModel } from './model.js';
+import { childNamed } from './proc-tree.js';
 import { profileBuild, renderProfile } from './profile.js';
 import { mib, renderReport, type ScaleRow } from './report.js';
 import { type CaseResult, type Summary, summarize } from './stats.js';
@@ -92,13 +93,15 @@ function hfProbe(hubUrl: string, base: string, work: string): string | undefined
   return `hf:// builds do not run with this modelcar yet (${first.trim().slice(0, 160)})`;
 }
 
-async function runCase(c: BenchCase, run: number, result: CaseResult): Promise<void> {
+async function runCase(c: BenchCase, run: number, result: CaseResult, serverPid?: number): Promise<void> {
   try {
     await c.prepare?.(run);
-    const m = await measure(c.steps(run), c.staging(run));
+    const m = await measure(c.steps(run), { stagingDirs: c.staging(run), ...(serverPid ? { serverPid } : {}) });
     result.facts.push(c.verify?.(m, run) ?? {});
     result.runs.push(m);
-    log(`${c.id} run ${run}: ${m.seconds.toFixed(2)} s, rss ${mib(m.peakRss)}, staging ${mib(m.peakDisk)}`);
+    log(
+      `${c.id} run ${run}: ${m.seconds.toFixed(2)} s, cpu ${m.cpuSeconds.toFixed(1)} s + registry ${m.serverCpuSeconds.toFixed(1)} s, rss ${mib(m.peakRss)}, staging ${mib(m.peakDisk)}`,
+    );
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     result.errors.push(message);
@@ -142,8 +145,8 @@ async function scaleRows(ctx: BenchContext, sizes: readonly number[]): Promise<S
         ],
         env: { TMPDIR: join(sandbox, 'tmp'), HOME: sandbox, HF_ENDPOINT: hub.url },
       };
-      const first = await measure([step], [sandbox]);
-      const again = await measure([step], [sandbox]);
+      const first = await measure([step], { stagingDirs: [sandbox] });
+      const again = await measure([step], { stagingDirs: [sandbox] });
       rows.push({
         weightBytes,
         seconds: first.seconds,
@@ -179,6 +182,7 @@ async function main(): Promise<void> {
   }
 
   const registry = await startRegistry();
+  const registryPid = childNamed('docker-registry');
   const proxy = await startCountingProxy(registry.port);
   log(`serving the model from a Hub double (${mib(model.totalBytes)} in memory)`);
   const hub = await startHubDouble({ repos: [{ id: HUB_REPO, commits: [{ files: hubFiles(model.shape) }] }] });
@@ -219,7 +223,7 @@ async function main(): Promise<void> {
       const order = runnable.map((_, i) => runnable[(i + run) % runnable.length] as BenchCase);
       for (const c of order) {
         if ((results.get(c.id) as CaseResult).errors.some((e) => e.startsWith('setup:'))) continue;
-        await runCase(c, run, results.get(c.id) as CaseResult);
+        await runCase(c, run, results.get(c.id) as CaseResult, registryPid);
       }
     }
     const summaries = new Map<string, Summary>();

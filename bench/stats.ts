@@ -16,6 +16,8 @@ export interface Summary {
   readonly seconds: number;
   readonly peakRss: number;
   readonly peakDisk: number;
+  readonly cpuSeconds: number;
+  readonly serverCpuSeconds: number;
   /** Median seconds of each step, when a case has several (buildah bud / push). */
   readonly steps: readonly { label: string; seconds: number }[];
   readonly facts: Record<string, string>;
@@ -42,6 +44,8 @@ export function summarize(result: CaseResult): Summary | undefined {
     seconds: median(runs.map((r) => r.seconds)),
     peakRss: median(runs.map((r) => r.peakRss)),
     peakDisk: median(runs.map((r) => r.peakDisk)),
+    cpuSeconds: median(runs.map((r) => r.cpuSeconds)),
+    serverCpuSeconds: median(runs.map((r) => r.serverCpuSeconds)),
     steps:
       stepLabels.length > 1
         ? stepLabels.map((label, i) => ({ label, seconds: median(runs.map((r) => r.steps[i]?.seconds ?? 0)) }))
