@@ -19,8 +19,16 @@ import { type LayerFile, layerBytes } from '../image/layer.js';
 import { MediaType } from '../oci/media-types.js';
 import { openRepository, type RegistryOptions } from '../oci/open.js';
 import { formatLocation, type ImageLocation, type RegistryRef } from '../oci/reference.js';
+import { limitsFor } from '../oci/registry/profiles.js';
 import type { Descriptor, Platform, Repository } from '../oci/repository.js';
-import { DEFAULT_PLAN_OPTIONS, type LayerPlan, type PlannedLayer, type PlanOptions, planLayers } from '../plan/plan.js';
+import {
+  checkFiles,
+  DEFAULT_PLAN_OPTIONS,
+  type LayerPlan,
+  type PlannedLayer,
+  type PlanOptions,
+  planLayers,
+} from '../plan/plan.js';
 import { readIndexFiles, type SkippedFile, selectFiles } from '../plan/select.js';
 import { nameMismatchWarning, namesFromSource } from '../source/names.js';
 import type { ModelSource, SourceIdentity } from '../source/source.js';
@@ -147,6 +155,15 @@ async function loadBase(
   return { base: await resolveBase(repository, reference, name, request.platform), repository };
 }
 
+/** The layer size cap of a known registry (GHCR, Quay, ECR), checked by the planner before any byte moves. */
+function destinationLimits(destination: ImageLocation): Partial<PlanOptions> {
+  if (destination.transport === 'layout') return {};
+  const limits = limitsFor(destination.ref.registry);
+  return limits.maxLayerBytes === undefined
+    ? {}
+    : { maxLayerBytes: limits.maxLayerBytes, maxLayerBytesReason: limits.reason };
+}
+
 /** Base layers are never unpacked: present, mounted from the base's repository, or copied blob by blob. */
 async function copyBaseLayer(desc: Descriptor, from: Repository, to: Repository): Promise<LayerOutcome> {
   if (await to.hasBlob(desc)) return 'present';
@@ -195,12 +212,16 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
     if (warning) emit({ type: 'warning', message: warning });
   }
 
+  const limits = { ...destinationLimits(destination), ...request.plan };
+  // In the first second, before any network: a file no layer of the destination can hold fails the build here.
+  checkFiles(selection.selected, limits);
+
   const opened: Repository[] = [];
   try {
     const { base, repository: baseRepository } = await loadBase(request, opened);
     const plan = planLayers(selection.selected, {
       ...DEFAULT_PLAN_OPTIONS,
-      ...request.plan,
+      ...limits,
       baseLayers: base.layers.length,
       mtime,
     });

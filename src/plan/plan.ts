@@ -96,12 +96,31 @@ function checkPath(path: string): void {
   }
 }
 
-function tooBig(file: SourceEntry, opts: PlanOptions): ModelcarError {
+function tooBig(file: SourceEntry, opts: Pick<PlanOptions, 'maxLayerBytes' | 'maxLayerBytesReason'>): ModelcarError {
   return new ModelcarError(
     'limit',
     `${file.path} is ${formatBytes(file.size)}, over the destination's layer limit of ${formatBytes(opts.maxLayerBytes ?? 0)}${opts.maxLayerBytesReason ? ` (${opts.maxLayerBytesReason})` : ''}`,
     'a file is never split across layers: push to a registry with a larger limit (raise it with --max-layer-size if your registry allows more), or re-shard the weights into smaller files',
   );
+}
+
+/**
+ * The checks that need no base image and no network: every path can go in an image, none twice, and no file is
+ * bigger than the destination's layer limit (a file is never split). Returns the files in byte order of path.
+ */
+export function checkFiles(
+  entries: readonly SourceEntry[],
+  opts: Pick<PlanOptions, 'maxLayerBytes' | 'maxLayerBytesReason'>,
+): SourceEntry[] {
+  const files = [...entries].sort((a, b) => byteOrder(a.path, b.path));
+  const seen = new Set<string>();
+  for (const f of files) {
+    checkPath(f.path);
+    if (seen.has(f.path)) throw new ModelcarError('source', `file "${f.path}" is listed twice`);
+    seen.add(f.path);
+    if (opts.maxLayerBytes !== undefined && f.size > opts.maxLayerBytes) throw tooBig(f, opts);
+  }
+  return files;
 }
 
 /**
@@ -117,14 +136,7 @@ export function planLayers(entries: readonly SourceEntry[], opts: PlanOptions): 
       'check the source path and --include/--exclude',
     );
   }
-  const files = [...entries].sort((a, b) => byteOrder(a.path, b.path));
-  const seen = new Set<string>();
-  for (const f of files) {
-    checkPath(f.path);
-    if (seen.has(f.path)) throw new ModelcarError('source', `file "${f.path}" is listed twice`);
-    seen.add(f.path);
-    if (opts.maxLayerBytes !== undefined && f.size > opts.maxLayerBytes) throw tooBig(f, opts);
-  }
+  const files = checkFiles(entries, opts);
   const budget = opts.maxLayers - opts.baseLayers;
   if (budget < 1) {
     throw new ModelcarError(
