@@ -35,6 +35,7 @@ interface DeployFlags {
   maxModelLen?: number;
   dtype?: string;
   quantization?: string;
+  vllmArg: string[];
   mode: 'modelcar' | 'image-volume';
   deploymentMode: 'RawDeployment' | 'Serverless';
   cpu: string;
@@ -83,6 +84,12 @@ export function register(program: Command): void {
     )
     .option('--dtype <dtype>', "vLLM --dtype (default: the config's torch_dtype; left to vLLM for quantized models)")
     .option('--quantization <method>', 'vLLM --quantization (default: none; vLLM reads quantization_config itself)')
+    .option(
+      '--vllm-arg <arg>',
+      'one more vLLM argument, e.g. --vllm-arg=--enable-prefix-caching (repeatable)',
+      (v: string, prev: string[]) => [...prev, v],
+      [],
+    )
     .addOption(
       new Option(
         '--mode <mode>',
@@ -176,6 +183,7 @@ export function register(program: Command): void {
         ...(flags.maxModelLen ? { maxModelLen: flags.maxModelLen } : {}),
         ...(flags.dtype ? { dtype: flags.dtype } : {}),
         ...(flags.quantization ? { quantization: flags.quantization } : {}),
+        extraArgs: flags.vllmArg,
         mode: flags.mode,
         deploymentMode: flags.deploymentMode,
         cpu: flags.cpu,

@@ -32,6 +32,8 @@ export interface DeployOptions {
   maxModelLen?: number;
   dtype?: string;
   quantization?: string;
+  /** More vLLM arguments, appended as given (e.g. `--enable-prefix-caching`). */
+  extraArgs?: readonly string[];
   mode: StorageMode;
   deploymentMode: DeploymentMode;
   cpu: string;
@@ -103,6 +105,19 @@ export function vllmArgs(o: DeployOptions, maxModelLen: number | undefined): str
   const quant = quantizationArg(o);
   if (quant) args.push(`--quantization=${quant}`);
   if (f.mistralNative) args.push('--tokenizer-mode=mistral', '--config-format=mistral', '--load-format=mistral');
+  const flagName = (a: string) => a.split('=')[0];
+  const derived = new Set(args.map(flagName));
+  for (const extra of o.extraArgs ?? []) {
+    // vLLM keeps the last of a repeated flag: a duplicate would silently override what the model's config says.
+    if (derived.has(flagName(extra))) {
+      throw new ModelcarError(
+        'usage',
+        `--vllm-arg ${extra} repeats ${flagName(extra)}, which deploy sets from the model`,
+        'use the dedicated flag (--max-model-len, --dtype, --quantization, --gpus, --name) instead',
+      );
+    }
+    args.push(extra);
+  }
   return args;
 }
 

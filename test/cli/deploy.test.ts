@@ -61,7 +61,16 @@ describe('modelcar deploy', () => {
   after(() => removeTemp(work));
 
   it('prints a valid ServingRuntime and InferenceService pinned by digest', async () => {
-    const r = await modelcarOk(['deploy', '--image', IMAGE, '--model-dir', llama8b, '-n', 'models']);
+    const r = await modelcarOk([
+      'deploy',
+      '--image',
+      IMAGE,
+      '--model-dir',
+      llama8b,
+      '-n',
+      'models',
+      '--vllm-arg=--enable-prefix-caching',
+    ]);
     const list = docs(r.stdout);
     assert.deepEqual(
       list.map((d) => d.kind),
@@ -70,6 +79,7 @@ describe('modelcar deploy', () => {
     assertValid(list);
     assert.deepEqual(storageUris(list), [`oci://${IMAGE}`]);
     assert.match(r.stdout, /--max-model-len=32768/);
+    assert.match(r.stdout, /- --enable-prefix-caching/);
     assert.match(r.stderr, /warning: --max-model-len capped at 32768/);
   });
 

@@ -233,6 +233,15 @@ describe('deploy manifests from a model directory', () => {
     assert.ok(Math.abs((facts.weightBytes ?? 0) - 16.06 * GB) < 0.1 * GB, String(facts.weightBytes));
   });
 
+  it('appends extra vLLM arguments, but not ones that would override what the model says', () => {
+    const args = deployManifests(options(llama8b, { extraArgs: ['--enable-prefix-caching'] })).args;
+    assert.equal(args.at(-1), '--enable-prefix-caching');
+    assert.throws(
+      () => deployManifests(options(llama8b, { extraArgs: ['--max-model-len=4096'] })),
+      /repeats --max-model-len, which deploy sets from the model/,
+    );
+  });
+
   it('refuses a GPU count that does not divide the attention heads', () => {
     assert.throws(
       () => deployManifests(options(llama8b, { gpus: 3 })),
