@@ -16,6 +16,7 @@ import {
   scratchBase,
 } from '../image/image.js';
 import { type LayerFile, layerBytes } from '../image/layer.js';
+import type { Journal } from '../journal/journal.js';
 import { MediaType } from '../oci/media-types.js';
 import { openRepository, type RegistryOptions } from '../oci/open.js';
 import { formatLocation, type ImageLocation, type RegistryRef } from '../oci/reference.js';
@@ -33,7 +34,7 @@ import { readIndexFiles, type SkippedFile, selectFiles } from '../plan/select.js
 import { nameMismatchWarning, namesFromSource } from '../source/names.js';
 import type { ModelSource, SourceIdentity } from '../source/source.js';
 import { mapLimit } from './pool.js';
-import { findLayer, knownLayers } from './reuse.js';
+import { findLayer, journalKey, knownLayers } from './reuse.js';
 
 export type BaseChoice =
   | { readonly kind: 'image'; readonly location: ImageLocation; readonly name: string }
@@ -61,6 +62,8 @@ export interface BuildRequest {
   /** Other images whose layers may be reused (same registry: mounted; elsewhere: copied, never re-read). */
   readonly cacheFrom?: readonly ImageLocation[];
   readonly onEvent?: (event: BuildEvent) => void;
+  /** Layers committed by earlier runs (also ones cut short), to HEAD and skip instead of reading the model. */
+  readonly journal?: Pick<Journal, 'layer' | 'rememberLayer' | 'save'>;
   /** Stops the build between chunks: open uploads are cancelled and no manifest is written. */
   readonly signal?: AbortSignal;
 }
@@ -264,7 +267,7 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
 
     async function reuseLayer(layer: PlannedLayer): Promise<BuiltLayer | undefined> {
       const hit = findLayer(known, layer, mtime);
-      if (!hit) return undefined;
+      if (!hit) return reuseJournaled(layer);
       // The annotation has every file's sha256, also where the source vouched only with a git sha1.
       const files = hit.files.map((f) => ({ ...f, sha256: f.sha256 ?? '' }));
       if (files.some((f) => !/^[a-f0-9]{64}$/.test(f.sha256))) return undefined;
@@ -280,6 +283,16 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
       return done(outcome === 'present' ? 'reused' : outcome);
     }
 
+    /** A layer an earlier run committed, perhaps one cut short before its manifest: found by HEAD, not by reading. */
+    async function reuseJournaled(layer: PlannedLayer): Promise<BuiltLayer | undefined> {
+      const files = layer.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 ?? '' }));
+      if (!request.journal || files.some((f) => f.sha256 === '')) return undefined;
+      const record = request.journal.layer(journalKey(files, mtime));
+      if (!record || record.size !== layer.size) return undefined;
+      if (!(await target.hasBlob({ mediaType: MediaType.ociLayer, ...record }))) return undefined;
+      return { ...record, files, outcome: 'reused' };
+    }
+
     async function pushLayer(layer: PlannedLayer): Promise<BuiltLayer> {
       let files: Promise<LayerFile[]> | undefined;
       const pushed = await target.pushBlob({
@@ -291,10 +304,20 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
           return request.signal ? abortable(stream.bytes, request.signal) : stream.bytes;
         },
       });
+      const hashed = await (files as Promise<LayerFile[]>);
+      layer.files.forEach((entry, i) => {
+        const sha256 = hashed[i]?.sha256;
+        if (!entry.sha256 && sha256) source.learned?.(entry, sha256);
+      });
+      if (request.journal) {
+        request.journal.rememberLayer(journalKey(hashed, mtime), { digest: pushed.digest, size: pushed.size });
+        // Saved per layer: a crash after this point does not cost this layer again.
+        await request.journal.save();
+      }
       return {
         digest: pushed.digest,
         size: pushed.size,
-        files: await (files as Promise<LayerFile[]>),
+        files: hashed,
         outcome: pushed.uploaded ? 'uploaded' : 'present',
       };
     }

@@ -72,6 +72,11 @@ export async function knownLayers(
   return known;
 }
 
+/** The journal's name for a layer: its tar parameters and its files with their sha256. */
+export function journalKey(files: readonly { path: string; size: number; sha256: string }[], mtime: number): string {
+  return `${layerFormat(mtime)}|${JSON.stringify(files.map((f) => [f.path, f.size, f.sha256]))}`;
+}
+
 /** The known layer with exactly this layer's files, or undefined when a file's content cannot be vouched for. */
 export function findLayer(known: KnownLayers, layer: PlannedLayer, mtime: number): KnownLayer | undefined {
   const candidates = known.get(shapeKey(layerFormat(mtime), layer.files)) ?? [];

@@ -4,6 +4,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type BaseChoice, type BuildResult, build } from '../build/build.js';
 import { ModelcarError } from '../errors.js';
 import { DEFAULT_BASE, parsePlatform } from '../image/base.js';
+import { Journal } from '../journal/journal.js';
 import { formatLocation, formatRef, type ImageLocation, parseImageLocation } from '../oci/reference.js';
 import { DEFAULT_PLAN_OPTIONS, formatBytes } from '../plan/plan.js';
 import type { RegisterResult } from '../registry-model/register.js';
@@ -38,6 +39,7 @@ interface BuildFlags extends RegistryFlags {
   cache?: string;
   hfConnections?: number;
   dryRun?: boolean;
+  journal: boolean;
   json?: boolean;
   quiet?: boolean;
   register?: boolean;
@@ -184,6 +186,10 @@ export function register(program: Command): void {
     .option('--hf-token-file <file>', HF_TOKEN_FILE_HELP)
     .addOption(new Option('--cache <dir>', CACHE_HELP).env('MODELCAR_CACHE_DIR'))
     .option('--hf-connections <n>', HF_CONNECTIONS_HELP, parseConnections)
+    .option(
+      '--no-journal',
+      'do not use the local journal (~/.cache/modelcar) that lets a re-run skip hashing unchanged files and sending committed layers',
+    )
     .option('--dry-run', 'print the layer plan (files, sizes, layers, what is skipped and why) and move no bytes')
     .option('--json', 'print one JSON object with the reference, digest and layers')
     .option('-q, --quiet', 'no progress output')
@@ -247,11 +253,15 @@ export function register(program: Command): void {
         'unset it or set it to e.g. $(git log -1 --format=%ct)',
       );
     }
+    // --no-journal: every run hashes every local file again (for read-only HOMEs or paranoid rebuilds).
+    const journal = flags.journal ? new Journal() : undefined;
     const stop = interruptSignal();
     const result = await build({
       signal: stop,
+      ...(journal ? { journal } : {}),
       source: openSource(sourceArg, {
         followExternalSymlinks: flags.followExternalSymlinks === true,
+        ...(journal ? { journal } : {}),
         ...(flags.hfTokenFile ? { hfTokenFile: flags.hfTokenFile } : {}),
         ...(flags.cache ? { cacheDir: flags.cache } : {}),
         ...(flags.hfConnections ? { connections: flags.hfConnections } : {}),

@@ -16,9 +16,10 @@ function rate(bytes: number, ms: number): string {
   return ms <= 0 ? '-' : `${formatBytes((bytes * 1000) / ms)}/s`;
 }
 
-function eta(done: number, total: number, ms: number): string {
-  if (done <= 0 || done >= total) return '';
-  const s = Math.round(((total - done) * ms) / done / 1000);
+/** Time left at the rate bytes have been read so far (reused layers count as done but not as read). */
+function eta(done: number, read: number, total: number, ms: number): string {
+  if (read <= 0 || done >= total) return '';
+  const s = Math.round(((total - done) * ms) / read / 1000);
   return ` ETA ${s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`}`;
 }
 
@@ -34,6 +35,7 @@ export function progressReporter(
   const start = Date.now();
   let total = 0;
   let done = 0;
+  let read = 0;
   const files = new Map<string, { size: number; done: number }>();
   const layers = new Map<number, PlannedLayer>();
   let drawn = 0;
@@ -46,7 +48,7 @@ export function progressReporter(
     const active = [...files.entries()].filter(([, f]) => f.done > 0 && f.done < f.size).slice(0, 6);
     const lines = active.map(([path, f]) => `  ${path}  ${formatBytes(f.done)} / ${formatBytes(f.size)}`);
     const ms = now - start;
-    lines.push(`  total ${formatBytes(done)} / ${formatBytes(total)}  ${rate(done, ms)}${eta(done, total, ms)}`);
+    lines.push(`  total ${formatBytes(done)} / ${formatBytes(total)}  ${rate(read, ms)}${eta(done, read, total, ms)}`);
     // Move up over the previous frame and clear it before drawing the new one.
     write(`${drawn > 0 ? `\x1b[${drawn}F` : ''}\x1b[J${lines.join('\n')}\n`);
     drawn = lines.length;
@@ -76,6 +78,7 @@ export function progressReporter(
         const f = files.get(e.path);
         if (f) f.done += e.bytes;
         done += e.bytes;
+        read += e.bytes;
         if (style === 'live') draw();
         break;
       }
@@ -93,7 +96,7 @@ export function progressReporter(
       }
       case 'manifest':
         line(
-          `manifest ${e.digest} written (${formatBytes(done)} read in ${((Date.now() - start) / 1000).toFixed(1)} s)`,
+          `manifest ${e.digest} written (${formatBytes(read)} read, ${formatBytes(done - read)} reused, ${((Date.now() - start) / 1000).toFixed(1)} s)`,
         );
         break;
       case 'warning':

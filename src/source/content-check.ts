@@ -25,6 +25,8 @@ export interface CheckOptions {
   /** Absent when the stream starts mid-file and the hash cannot be known. */
   readonly expected?: ExpectedContent;
   readonly sink?: VerifiedSink;
+  /** What to tell the user on a mismatch; the default speaks of the Hub. */
+  readonly mismatchHint?: string;
 }
 
 function startHash(expected: ExpectedContent): Hash {
@@ -96,7 +98,8 @@ class CheckedStream extends Transform {
         throw new ModelcarError(
           'integrity',
           `${this.opts.label}: ${what} mismatch: expected ${expected.hex}, got ${got}`,
-          'the bytes served differ from what the Hub lists for this commit; nothing was published; run again, and report it to the repository owner if it persists',
+          this.opts.mismatchHint ??
+            'the bytes served differ from what the Hub lists for this commit; nothing was published; run again, and report it to the repository owner if it persists',
         );
       }
     }

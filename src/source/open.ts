@@ -2,7 +2,7 @@ import { ModelcarError } from '../errors.js';
 import { DEFAULT_CONNECTIONS, DEFAULT_HF_ENDPOINT, HfSource } from './hf.js';
 import { isHfRef, parseHfRef } from './hf-ref.js';
 import { findHfToken } from './hf-token.js';
-import { LocalSource } from './local.js';
+import { LocalSource, type LocalSourceOptions } from './local.js';
 import type { ModelSource } from './source.js';
 
 /** Everything a build may say about where the model comes from; each field is a flag or an environment variable. */
@@ -19,6 +19,8 @@ export interface SourceOptions {
   readonly connections?: number;
   /** `--follow-external-symlinks`, for a local directory. */
   readonly followExternalSymlinks?: boolean;
+  /** Lets a local directory vouch for files an earlier run hashed (see src/journal/journal.ts). */
+  readonly journal?: LocalSourceOptions['journal'];
   /** Environment to read HF_TOKEN, HF_TOKEN_PATH, HF_HOME and HF_ENDPOINT from. Default: process.env */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -43,7 +45,10 @@ export function parseConnections(text: string): number {
 /** `hf://ORG/NAME[@REVISION]` opens the Hub; anything else is a local directory. */
 export function openSource(spec: string, opts: SourceOptions = {}): ModelSource {
   if (!isHfRef(spec)) {
-    return new LocalSource(spec, { followExternalSymlinks: opts.followExternalSymlinks === true });
+    return new LocalSource(spec, {
+      followExternalSymlinks: opts.followExternalSymlinks === true,
+      ...(opts.journal ? { journal: opts.journal } : {}),
+    });
   }
   const env = opts.env ?? process.env;
   const token = findHfToken({

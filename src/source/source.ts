@@ -43,6 +43,11 @@ export interface ModelSource {
    * arrive, and errors with a ModelcarError of kind 'integrity' when the source can tell the bytes are wrong.
    */
   open(entry: SourceEntry, offset?: number): Promise<Readable>;
+  /**
+   * The build hashed this entry's bytes (the source could not vouch for them): a source that can remember it for the
+   * next run (a local directory, through the journal) may.
+   */
+  learned?(entry: SourceEntry, sha256: string): void;
   /** Release connections, file handles. */
   close?(): Promise<void>;
 }
