@@ -26,6 +26,7 @@ interface DoctorFlags extends RegistryFlags {
   modelRegistryTokenFile?: string;
   modelRegistryNamespace?: string;
   offline?: boolean;
+  only?: string[];
   timeout: number;
   json?: boolean;
 }
@@ -76,6 +77,10 @@ export function register(program: Command): void {
     )
     .option('--model-registry-namespace <ns>', 'namespace of the Model Registry service (checks get services there)')
     .option('--offline', 'do not contact a cluster even when credentials are present')
+    .option(
+      '--only <group...>',
+      'run only these check groups: source, disk, registry, cluster, serving, model-registry, manifests',
+    )
     .option('--timeout <seconds>', 'per-check timeout', seconds, 20)
     .option('--json', 'print one JSON object {ok, checks}');
   addRegistryOptions(cmd);
@@ -105,6 +110,7 @@ export function register(program: Command): void {
         ...(flags.modelRegistryTokenFile ? { modelRegistryTokenFile: flags.modelRegistryTokenFile } : {}),
         ...(flags.modelRegistryNamespace ? { modelRegistryNamespace: flags.modelRegistryNamespace } : {}),
         ...(flags.offline ? { offline: true } : {}),
+        ...(flags.only ? { only: flags.only } : {}),
         timeoutMs: flags.timeout * 1000,
       },
       env: process.env,

@@ -57,6 +57,8 @@ export interface DoctorOptions {
   namespaceAnnotations?: string;
   kubeconfig?: string;
   namespace?: string;
+  /** Run only the checks with these ids (`--only registry cluster`). */
+  only?: readonly string[];
   /** Do not contact a cluster even when credentials are present. */
   offline?: boolean;
   /** Per-check timeout. @default 20000 */

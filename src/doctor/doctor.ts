@@ -17,7 +17,8 @@ export function selectChecks(options: DoctorContext['options']): Check[] {
   if (options.source) checks.push(servingCheck);
   if (options.modelRegistry) checks.push(modelRegistryCheck);
   if (options.manifests && options.manifests.length > 0) checks.push(manifestsCheck);
-  return checks;
+  const only = options.only;
+  return only ? checks.filter((c) => only.includes(c.id)) : checks;
 }
 
 export async function runDoctor(base: Omit<DoctorContext, 'signal'>): Promise<DoctorReport> {

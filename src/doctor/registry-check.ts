@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { connect, type PeerCertificate, rootCertificates } from 'node:tls';
 import { Agent, request } from 'undici';
-import { namesFromSource } from '../source/names.js';
 import { isModelcarError, messageOf } from '../errors.js';
 import { manifestReference } from '../image/read-image.js';
 import { openRepository } from '../oci/open.js';
@@ -9,6 +8,7 @@ import { apiHost, type ImageLocation, isLoopbackHost, parseImageLocation, type R
 import { networkError } from '../oci/registry/client.js';
 import { resolveCredential } from '../oci/registry/credentials.js';
 import { formatBytes } from '../plan/plan.js';
+import { namesFromSource } from '../source/names.js';
 import type { Check, CheckResult, DoctorContext } from './check.js';
 import { layerLimit } from './source-check.js';
 
