@@ -19,6 +19,7 @@ import {
 } from '../source/open.js';
 import { progressReporter, progressStyle } from './progress.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
+import { parseSize } from './size.js';
 
 export const DEFAULT_DESTINATION = 'oci:modelcar-out';
 
@@ -58,16 +59,6 @@ function intAtLeast(min: number, flag: string) {
     if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be a whole number >= ${min}`);
     return n;
   };
-}
-
-/** `10GB`, `20GiB`, `52000MiB`, or plain bytes. */
-export function parseSize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?$/i.exec(text.trim());
-  if (!m) throw new InvalidArgumentError(`"${text}" is not a size; write e.g. 10GB, 20GiB or 52000MiB`);
-  const unit = (m[2] ?? 'B').toUpperCase();
-  const power = { B: 0, K: 1, M: 2, G: 3, T: 4 }[unit[0] as 'B' | 'K' | 'M' | 'G' | 'T'];
-  const base = unit.includes('I') || unit === 'B' ? 1024 : 1000;
-  return Math.floor(Number(m[1]) * base ** power);
 }
 
 function baseChoice(flags: BuildFlags): BaseChoice {

@@ -4,8 +4,8 @@ import { runDoctor } from '../doctor/doctor.js';
 import { DEFAULT_BASE } from '../image/base.js';
 import { DEFAULT_PLAN_OPTIONS } from '../plan/plan.js';
 import { CACHE_HELP, FOLLOW_EXTERNAL_SYMLINKS_HELP, HF_TOKEN_FILE_HELP, openSource } from '../source/open.js';
-import { parseSize } from './build.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
+import { parseSize } from './size.js';
 
 interface DoctorFlags extends RegistryFlags {
   to?: string;

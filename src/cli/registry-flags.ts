@@ -1,6 +1,7 @@
 /** The registry connection flags shared by every command that talks to a registry (build, copy, inspect, ...). */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { RegistryOptions } from '../oci/open.js';
+import { parseSize } from './size.js';
 
 export interface RegistryFlags {
   authfile?: string;
@@ -8,6 +9,7 @@ export interface RegistryFlags {
   tlsVerify: boolean;
   plainHttp?: boolean;
   saToken: string[];
+  chunkSize?: number;
 }
 
 function bool(flag: string) {
@@ -39,6 +41,11 @@ export function addRegistryOptions(cmd: Command): Command {
       "use the pod's service-account token as the password for this registry host (repeatable; automatic for the OpenShift internal registry)",
       (v: string, prev: string[]) => [...prev, v],
       [],
+    )
+    .option(
+      '--chunk-size <size>',
+      "upload in chunks of this size (e.g. 64MiB) so a dropped connection resumes where the registry kept the bytes; default: one streamed PATCH per layer. Capped by the registry's own limits (GHCR 4 MiB; ECR takes no chunks)",
+      parseSize,
     );
 }
 
@@ -49,5 +56,6 @@ export function registryOptions(flags: RegistryFlags): RegistryOptions {
     tlsVerify: flags.tlsVerify,
     plainHttp: flags.plainHttp === true,
     saTokenHosts: flags.saToken,
+    ...(flags.chunkSize !== undefined ? { chunkSize: flags.chunkSize } : {}),
   };
 }
