@@ -41,8 +41,10 @@ export function list(x: unknown): Obj[] {
 export function at(root: unknown, path: string): unknown {
   let cur: unknown = root;
   for (const key of path.split('.')) {
-    if (!isObj(cur)) return undefined;
-    cur = cur[key];
+    // atPath turns `tasks[0]` into `tasks.0`: step into arrays too, or embedded taskSpecs are never seen.
+    if (Array.isArray(cur) && /^\d+$/.test(key)) cur = cur[Number(key)];
+    else if (isObj(cur)) cur = cur[key];
+    else return undefined;
   }
   return cur;
 }
