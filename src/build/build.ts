@@ -33,6 +33,7 @@ import {
 import { readIndexFiles, type SkippedFile, selectFiles } from '../plan/select.js';
 import { nameMismatchWarning, namesFromSource } from '../source/names.js';
 import type { ModelSource, SourceIdentity } from '../source/source.js';
+import { type IgnoredDir, ignoredBy } from './own-output.js';
 import { mapLimit } from './pool.js';
 import { findLayer, journalKey, knownLayers } from './reuse.js';
 
@@ -61,6 +62,8 @@ export interface BuildRequest {
   readonly sourceDateEpoch?: number;
   /** Other images whose layers may be reused (same registry: mounted; elsewhere: copied, never re-read). */
   readonly cacheFrom?: readonly ImageLocation[];
+  /** Directories of the source never packaged: this build's own OCI layouts inside a local model directory. */
+  readonly ignoreDirs?: readonly IgnoredDir[];
   readonly onEvent?: (event: BuildEvent) => void;
   /** Layers committed by earlier runs (also ones cut short), to HEAD and skip instead of reading the model. */
   readonly journal?: Pick<Journal, 'layer' | 'rememberLayer' | 'save'>;
@@ -197,7 +200,9 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
   const started = Date.now();
   const { source } = request;
   const identity = await source.identity();
-  const entries = await source.list();
+  const listed = await source.list();
+  const ignoreDirs = request.ignoreDirs ?? [];
+  const entries = listed.filter((e) => !ignoredBy(e.path, ignoreDirs));
   const indexFiles = await readIndexFiles(source, entries);
   const selection = selectFiles(entries, {
     include: request.include ?? [],
@@ -205,6 +210,10 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
     keepDuplicateWeights: request.keepDuplicateWeights ?? false,
     indexFiles,
   });
+  for (const e of listed) {
+    const dir = ignoredBy(e.path, ignoreDirs);
+    if (dir) selection.skipped.push({ path: e.path, size: e.size, reason: dir.reason });
+  }
   const mtime = fixedTime(request, identity);
   const names = namesFromSource(identity);
   // A source with a revision names its tag now, so this build can find the layers of the last one under it.

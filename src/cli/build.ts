@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type BaseChoice, type BuildResult, build } from '../build/build.js';
+import { layoutsInside } from '../build/own-output.js';
 import { ModelcarError } from '../errors.js';
 import { DEFAULT_BASE, parsePlatform } from '../image/base.js';
 import { Journal } from '../journal/journal.js';
@@ -9,6 +10,7 @@ import { formatLocation, formatRef, type ImageLocation, parseImageLocation } fro
 import { DEFAULT_PLAN_OPTIONS, formatBytes } from '../plan/plan.js';
 import type { RegisterResult } from '../registry-model/register.js';
 import { registerBuild } from '../registry-model/register-build.js';
+import { LocalSource } from '../source/local.js';
 import {
   CACHE_HELP,
   FOLLOW_EXTERNAL_SYMLINKS_HELP,
@@ -105,7 +107,7 @@ function printPlan(result: BuildResult): void {
     `base: ${result.base.name ?? 'scratch (image-volume only)'}${result.base.digest ? `@${result.base.digest}` : ''} (${result.base.layers} layer${result.base.layers === 1 ? '' : 's'})`,
   );
   out(
-    `${result.plan.fileCount} files, ${formatBytes(result.plan.contentBytes)}, ${result.plan.layers.length} model layers:`,
+    `${result.plan.fileCount} files, ${formatBytes(result.plan.contentBytes)}, ${result.plan.layers.length} model layer${result.plan.layers.length === 1 ? '' : 's'}:`,
   );
   result.plan.layers.forEach((l, i) => {
     out(`  layer ${i + 1}: ${formatBytes(l.size)}, ${l.files.length} file${l.files.length === 1 ? '' : 's'}`);
@@ -247,18 +249,30 @@ export function register(program: Command): void {
     // --no-journal: every run hashes every local file again (for read-only HOMEs or paranoid rebuilds).
     const journal = flags.journal ? new Journal() : undefined;
     const stop = interruptSignal();
+    const source = openSource(sourceArg, {
+      followExternalSymlinks: flags.followExternalSymlinks === true,
+      ...(journal ? { journal } : {}),
+      ...(flags.hfTokenFile ? { hfTokenFile: flags.hfTokenFile } : {}),
+      ...(flags.cache ? { cacheDir: flags.cache } : {}),
+      ...(flags.hfConnections ? { connections: flags.hfConnections } : {}),
+    });
+    const base = baseChoice(flags);
+    const cacheFrom = flags.cacheFrom.map((c) => parseImageLocation(c));
+    const ignoreDirs =
+      source instanceof LocalSource
+        ? layoutsInside(source.root, [
+            { location: destination, role: 'destination' },
+            ...(base.kind === 'image' ? [{ location: base.location, role: 'base image' }] : []),
+            ...cacheFrom.map((location) => ({ location, role: '--cache-from image' })),
+          ])
+        : [];
     const result = await build({
       signal: stop,
       ...(journal ? { journal } : {}),
-      source: openSource(sourceArg, {
-        followExternalSymlinks: flags.followExternalSymlinks === true,
-        ...(journal ? { journal } : {}),
-        ...(flags.hfTokenFile ? { hfTokenFile: flags.hfTokenFile } : {}),
-        ...(flags.cache ? { cacheDir: flags.cache } : {}),
-        ...(flags.hfConnections ? { connections: flags.hfConnections } : {}),
-      }),
+      source,
+      ignoreDirs,
       destination,
-      base: baseChoice(flags),
+      base,
       platform: parsePlatform(flags.platform),
       include: flags.include,
       exclude: flags.exclude,
@@ -272,7 +286,7 @@ export function register(program: Command): void {
       registry: registryOptions(flags),
       concurrency: flags.concurrency,
       dryRun: flags.dryRun === true,
-      cacheFrom: flags.cacheFrom.map((c) => parseImageLocation(c)),
+      cacheFrom,
       ...(flags.sourceDateEpoch !== undefined
         ? { sourceDateEpoch: flags.sourceDateEpoch }
         : envEpoch !== undefined

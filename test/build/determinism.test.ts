@@ -101,6 +101,16 @@ describe('build determinism', () => {
     }
   });
 
+  it('never packs its own output: a second build into a layout inside the model directory gives the same digest', async () => {
+    const dir = (await writeFiles(join(work, 'self'), { 'config.json': '{}\n', 'w.safetensors': 'w' })).dir;
+    const args = ['.', '--base', 'scratch', '--image-volume'];
+    const once = await buildJson(args, { cwd: dir });
+    assert.equal(once.destination.startsWith('oci:modelcar-out:'), true, once.destination);
+    const twice = await buildJson(args, { cwd: dir });
+    assert.equal(twice.digest, once.digest);
+    assert.ok(twice.skipped.some((s) => s.path === 'modelcar-out/index.json'));
+  });
+
   it('frames the example model into the same layer bytes as on every other machine', async () => {
     const example = join(work, 'example');
     await modelcarOk(['example', example]);
