@@ -74,6 +74,20 @@ describe('modelcar build into a registry', () => {
     assert.equal(await readFile(link, 'utf8'), baseLayers[0]);
   });
 
+  it('copies the layers of a base from an OCI layout blob by blob', async () => {
+    const copied = await buildJson([
+      model.dir,
+      '--to',
+      `${registry.host}/models/from-layout:v1`,
+      '--base',
+      base.layout,
+    ]);
+    const baseLayers = (await inspect(base.registry as string)).Layers;
+    assert.match(copied.stderr, new RegExp(`base layer ${(baseLayers[0] as string).slice(0, 19)} copied`));
+    assert.deepEqual((await inspect(`${registry.host}/models/from-layout:v1`)).Layers.slice(0, 1), baseLayers);
+    assert.equal(copied.base.digest, base.layoutDigest);
+  });
+
   it('is copied by skopeo --preserve-digests into a layout with the same digest and unpacks to the source bytes', async () => {
     const layout = join(work, 'pulled');
     await copyToLayout(ref, layout, 'v1');
