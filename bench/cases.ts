@@ -94,11 +94,13 @@ function modelcarBuild(ctx: BenchContext, source: string, to: string, env: Recor
     command: process.execPath,
     args: [ctx.modelcar, 'build', source, '--to', to, '--base', `oci:${ctx.baseLayout}:busybox`, '--json', '-q'],
     env,
+    // Stream mode, anonymous: no download cache, no token from the bench's environment.
+    unset: ['MODELCAR_CACHE_DIR', 'HF_TOKEN', 'HF_TOKEN_PATH', 'HF_HUB_CACHE', 'SOURCE_DATE_EPOCH'],
   };
 }
 
 function hfEnv(ctx: BenchContext, id: string): Record<string, string> {
-  return { ...sandbox(ctx, id).env, HF_ENDPOINT: ctx.hub.url, HF_HUB_OFFLINE: '0' };
+  return { ...sandbox(ctx, id).env, HF_ENDPOINT: ctx.hub.url };
 }
 
 function lfsBytesServed(ctx: BenchContext): number {

@@ -11,6 +11,8 @@ export interface Step {
   readonly command: string;
   readonly args: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
+  /** Variables of the bench's own environment the command must not see. */
+  readonly unset?: readonly string[];
   readonly cwd?: string;
 }
 
@@ -32,9 +34,11 @@ const SAMPLE_MS = 100;
 
 function runStep(step: Step, sample: (pid: number) => void): Promise<string> {
   return new Promise((resolve, reject) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...step.env };
+    for (const name of step.unset ?? []) delete env[name];
     const child = spawn(step.command, [...step.args], {
       cwd: step.cwd,
-      env: { ...process.env, ...step.env },
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
