@@ -57,7 +57,8 @@ function row(c: BenchCase, input: ReportInput): string {
   const facts = Object.entries(s.facts).map(([k, v]) => `${k} ${v}`);
   const failures = errors.length > 0 ? [`${errors.length} failed run(s): ${errors[0]?.split('\n')[0]}`] : [];
   const notes = [steps, ...facts, ...failures].filter(Boolean).join('; ');
-  const throughput = `${(input.model.totalBytes / s.seconds / MB).toFixed(0)} MB/s`;
+  // A re-run moves no model bytes: a rate would mean nothing there.
+  const throughput = c.group === 'rerun' ? '-' : `${(input.model.totalBytes / s.seconds / MB).toFixed(0)} MB/s`;
   return [
     '',
     c.isLimit ? `**${c.label}**` : c.label,

@@ -17,7 +17,7 @@ import { parseSize } from '../src/cli/size.js';
 import { type HubDouble, startHubDouble } from '../test/support/hub-double.js';
 import { startRegistry } from '../test/support/registry.js';
 import { analysis } from './analysis.js';
-import { type BenchCase, type BenchContext, benchCases } from './cases.js';
+import { type BenchCase, type BenchContext, benchCases, modelcarBuild } from './cases.js';
 import { startCountingProxy } from './counting-proxy.js';
 import { ensureTools, machineFacts, versions } from './machine.js';
 import { measure } from './measure.js';
@@ -141,22 +141,11 @@ async function scaleRows(ctx: BenchContext, sizes: readonly number[]): Promise<S
       const sandbox = join(ctx.work, 'sandbox', 'scale');
       await rm(sandbox, { recursive: true, force: true });
       await mkdir(join(sandbox, 'tmp'), { recursive: true });
-      const step = {
-        label: 'modelcar build',
-        command: process.execPath,
-        args: [
-          ctx.modelcar,
-          'build',
-          `hf://${HUB_REPO}`,
-          '--to',
-          `${ctx.registry.host}/bench/scale-${weightBytes}:v1`,
-          '--base',
-          `oci:${ctx.baseLayout}:busybox`,
-          '--json',
-          '-q',
-        ],
-        env: { TMPDIR: join(sandbox, 'tmp'), HOME: sandbox, HF_ENDPOINT: hub.url },
-      };
+      const step = modelcarBuild(ctx, `hf://${HUB_REPO}`, `${ctx.registry.host}/bench/scale-${weightBytes}:v1`, {
+        TMPDIR: join(sandbox, 'tmp'),
+        HOME: sandbox,
+        HF_ENDPOINT: hub.url,
+      });
       const first = await measure([step], { stagingDirs: [sandbox] });
       const again = await measure([step], { stagingDirs: [sandbox] });
       rows.push({
