@@ -1,5 +1,9 @@
 /** BENCHMARKS.md from one run: machine, versions, the table of medians and ratios, targets, analysis, reproduce. */
 import type { BenchCase, Group } from './cases.js';
+
+/** What the table needs of a case (kept in results.json, so a report can be written again without a run). */
+export type CaseInfo = Pick<BenchCase, 'id' | 'label' | 'group' | 'isLimit' | 'limits' | 'skip'>;
+
 import type { MachineFacts } from './machine.js';
 import { limitOf, type Summary } from './stats.js';
 
@@ -19,7 +23,7 @@ export interface ReportInput {
   readonly versions: Record<string, string>;
   readonly model: { readonly files: number; readonly totalBytes: number; readonly shards: number };
   readonly repeats: number;
-  readonly cases: readonly BenchCase[];
+  readonly cases: readonly CaseInfo[];
   readonly summaries: ReadonlyMap<string, Summary>;
   readonly errors: ReadonlyMap<string, readonly string[]>;
   readonly notes: readonly string[];
@@ -47,7 +51,7 @@ function ratio(a: number, b: number | undefined): string {
   return `${(a / b).toFixed(2)}x`;
 }
 
-function row(c: BenchCase, input: ReportInput): string {
+function row(c: CaseInfo, input: ReportInput): string {
   const s = input.summaries.get(c.id);
   const errors = input.errors.get(c.id) ?? [];
   if (c.skip) return `| ${c.label} | skipped: ${c.skip} | | | | | | | |`;

@@ -6,9 +6,10 @@
  *   npm run bench -- --size 4GiB --shards 4 --repeats 5 --only modelcar-registry,curl-registry
  *   npm run bench -- --scale            adds stream-mode rows at 2 GiB and 8 GiB weights
  *   npm run bench -- --profile          adds a main-thread CPU profile of one DIR -> registry build
+ *   npm run bench -- --render BENCHMARKS.md.json   writes the report again from saved results
  */
 import { spawnSync } from 'node:child_process';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +25,7 @@ import { measure } from './measure.js';
 import { hubFiles, syntheticModel } from './model.js';
 import { childNamed } from './proc-tree.js';
 import { profileBuild, renderProfile } from './profile.js';
-import { mib, renderReport, type ScaleRow } from './report.js';
+import { mib, type ReportInput, renderReport, type ScaleRow } from './report.js';
 import { type CaseResult, type Summary, summarize } from './stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -45,6 +46,7 @@ function options() {
       out: { type: 'string' },
       scale: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      render: { type: 'string' },
     },
   });
   const quick = values.quick === true;
@@ -64,6 +66,7 @@ function options() {
     out: resolve(values.out ?? (quick ? join(work, 'BENCHMARKS.quick.md') : join(repoRoot, 'BENCHMARKS.md'))),
     scale: values.scale === true,
     profile: values.profile === true,
+    render: values.render ? resolve(values.render) : undefined,
   };
 }
 
@@ -167,8 +170,48 @@ async function scaleRows(ctx: BenchContext, sizes: readonly number[]): Promise<S
   return rows;
 }
 
+/** One run's results as saved beside the report (FILE.md.json): `--render FILE.md.json` writes the report again. */
+interface SavedRun extends Omit<ReportInput, 'summaries' | 'errors'> {
+  readonly summaries: Summary[];
+  readonly errors: [string, string[]][];
+}
+
+const REPRODUCE = [
+  'On a Debian bookworm machine with Node >= 20.18 (as root the bench installs the Debian packages it lacks:',
+  'docker-registry, skopeo, umoci, busybox-static, buildah, curl; as a normal user, missing peers are skipped with a note):',
+  '',
+  '```sh',
+  'npm ci',
+  'npm run bench                        # 2 x 1 GiB shards, 3 runs per case: some 15 minutes on 2 cores',
+  'npm run bench -- --quick             # 2 x 64 MiB, 1 run: checks the bench itself in a minute',
+  'npm run bench -- --scale --profile   # adds stream-mode rows at 2 and 8 GiB and a CPU profile of modelcar',
+  'npm run bench -- --render BENCHMARKS.md.json   # writes BENCHMARKS.md again from saved results',
+  '```',
+  '',
+  'Options: `--size 4GiB --shards 4 --repeats 5 --only ID,ID --work DIR --out FILE`. The synthetic model is kept in',
+  'the work directory (default `$TMPDIR/modelcar-bench`) between runs. Run it on an otherwise idle machine: other',
+  'work on the cores shows up in every wall time (the CPU column is steadier).',
+];
+
+async function writeReport(saved: SavedRun, out: string): Promise<void> {
+  const summaries = new Map(saved.summaries.map((s) => [s.id, s]));
+  const input: ReportInput = { ...saved, summaries, errors: new Map(saved.errors) };
+  const markdown = renderReport(input, analysis(summaries, saved.model.totalBytes, saved.machine.cores), [
+    ...REPRODUCE,
+    '',
+    `Case ids: ${saved.cases.map((c) => `\`${c.id}\``).join(', ')}.`,
+  ]);
+  await writeFile(out, markdown);
+  process.stdout.write(`${markdown}\n`);
+  log(`wrote ${out}`);
+}
+
 async function main(): Promise<void> {
   const opts = options();
+  if (opts.render) {
+    await writeReport(JSON.parse(await readFile(opts.render, 'utf8')) as SavedRun, opts.out);
+    return;
+  }
   const started = new Date();
   const tools = ensureTools(log);
   await mkdir(opts.work, { recursive: true });
@@ -184,6 +227,12 @@ async function main(): Promise<void> {
 
   const registry = await startRegistry();
   const registryPid = childNamed('docker-registry');
+  // Interrupted: stop the registry it started rather than leave it running.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      registry.stop().finally(() => process.exit(130));
+    });
+  }
   const proxy = await startCountingProxy(registry.port);
   log(`serving the model from a Hub double (${mib(model.totalBytes)} in memory)`);
   const hub = await startHubDouble({ repos: [{ id: HUB_REPO, commits: [{ files: hubFiles(model.shape) }] }] });
@@ -248,43 +297,23 @@ async function main(): Promise<void> {
       }
     }
 
-    const errors = new Map([...results].map(([id, r]) => [id, r.errors]));
     const args = process.argv.slice(2).join(' ');
-    const markdown = renderReport(
-      {
-        date: started.toISOString(),
-        command: `npm run bench${args ? ` -- ${args}` : ''}`,
-        machine: machineFacts(opts.work),
-        versions: versions(tools, modelcarBin),
-        model: { files: model.files.length, totalBytes: model.totalBytes, shards: opts.shards },
-        repeats: opts.repeats,
-        cases,
-        summaries,
-        errors,
-        notes: tools.notes,
-        ...(scale ? { scale } : {}),
-        ...(profile ? { profile } : {}),
-      },
-      analysis(summaries, model.totalBytes),
-      [
-        'On a Debian bookworm machine with Node >= 20.18 (root installs the Debian packages it lacks: docker-registry,',
-        'skopeo, umoci, busybox-static, buildah, curl; as a normal user, missing peers are skipped with a note):',
-        '',
-        '```sh',
-        'npm ci',
-        'npm run bench                     # full run: 2 x 1 GiB shards, 3 runs per case, a few minutes',
-        'npm run bench -- --quick          # 2 x 64 MiB, 1 run, to check the bench itself',
-        'npm run bench -- --scale --profile  # adds stream-mode rows at 2 and 8 GiB and a CPU profile',
-        '```',
-        '',
-        'Options: `--size 4GiB --shards 4 --repeats 5 --only ID,ID --work DIR --out FILE`. Case ids: ' +
-          cases.map((c) => `\`${c.id}\``).join(', ') +
-          '. The synthetic model is kept in the work directory (default `$TMPDIR/modelcar-bench`) between runs.',
-      ],
-    );
-    await writeFile(opts.out, markdown);
-    process.stdout.write(`${markdown}\n`);
-    log(`wrote ${opts.out}`);
+    const saved: SavedRun = {
+      date: started.toISOString(),
+      command: `npm run bench${args ? ` -- ${args}` : ''}`,
+      machine: machineFacts(opts.work),
+      versions: versions(tools, modelcarBin),
+      model: { files: model.files.length, totalBytes: model.totalBytes, shards: opts.shards },
+      repeats: opts.repeats,
+      cases: cases.map(({ id, label, group, isLimit, limits, skip }) => ({ id, label, group, isLimit, limits, skip })),
+      summaries: [...summaries.values()],
+      errors: [...results].map(([id, r]) => [id, r.errors]),
+      notes: tools.notes,
+      ...(scale ? { scale } : {}),
+      ...(profile ? { profile } : {}),
+    };
+    await writeFile(`${opts.out}.json`, JSON.stringify(saved, null, 2));
+    await writeReport(saved, opts.out);
   } finally {
     await hub.close();
     await proxy.close();

@@ -1,6 +1,7 @@
 /** Medians and the per-case summary the table is made of. */
 import type { BenchCase } from './cases.js';
 import type { Measurement } from './measure.js';
+import type { CaseInfo } from './report.js';
 
 export interface CaseResult {
   readonly benchCase: BenchCase;
@@ -55,7 +56,7 @@ export function summarize(result: CaseResult): Summary | undefined {
 }
 
 /** The limit a case is held to: the slowest of its limit cases. */
-export function limitOf(c: BenchCase, summaries: ReadonlyMap<string, Summary>): Summary | undefined {
+export function limitOf(c: CaseInfo, summaries: ReadonlyMap<string, Summary>): Summary | undefined {
   let worst: Summary | undefined;
   for (const id of c.limits ?? []) {
     const s = summaries.get(id);
