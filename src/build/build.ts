@@ -158,7 +158,20 @@ async function loadBase(
   opened.push(repository);
   const reference =
     location.transport === 'layout' ? (location.tag ?? '') : (location.ref.digest ?? location.ref.tag ?? 'latest');
-  return { base: await resolveBase(repository, reference, name, request.platform), repository };
+  try {
+    return { base: await resolveBase(repository, reference, name, request.platform), repository };
+  } catch (e) {
+    // Offline and air-gapped machines meet this first: say how to make a base without the network.
+    if (e instanceof ModelcarError && e.kind === 'network') {
+      throw new ModelcarError(
+        'base',
+        `cannot fetch the base image ${name}: ${e.message}`,
+        'offline? make a base from a static busybox: modelcar base --busybox /bin/busybox --to oci:bases:busybox, then --base oci:bases:busybox (or mirror one with modelcar copy)',
+        { cause: e },
+      );
+    }
+    throw e;
+  }
 }
 
 /** The layer size cap of a known registry (GHCR, Quay, ECR), checked by the planner before any byte moves. */
