@@ -3,7 +3,7 @@
  * GNU tar, our own small tar reader, and KServe's sidecar commands run with the image's own busybox shell.
  */
 import assert from 'node:assert/strict';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -27,28 +27,13 @@ import {
   layoutBlob,
   readLayoutImage,
   unpack,
+  walkTree,
 } from '../support/images.js';
 import { readTar } from '../support/tar-reader.js';
 import { tool } from '../support/tools.js';
 
 const LAYER_TAR = 'application/vnd.oci.image.layer.v1.tar';
 const EPOCH = '1970-01-01T00:00:00Z';
-
-/** Every file under `root`: relative path -> mode, uid, gid, sha256; and every directory's mode. */
-async function walk(root: string, rel = ''): Promise<Map<string, { mode: number; sha256?: string; dir: boolean }>> {
-  const out = new Map<string, { mode: number; sha256?: string; dir: boolean }>();
-  for (const name of await readdir(join(root, rel))) {
-    const path = rel ? `${rel}/${name}` : name;
-    const st = await stat(join(root, path));
-    if (st.isDirectory()) {
-      out.set(path, { mode: st.mode & 0o7777, dir: true });
-      for (const [p, v] of await walk(root, path)) out.set(p, v);
-    } else {
-      out.set(path, { mode: st.mode & 0o7777, sha256: sha256Hex(await readFile(join(root, path))), dir: false });
-    }
-  }
-  return out;
-}
 
 function parentDirs(path: string): string[] {
   const parts = path.split('/');
@@ -101,7 +86,7 @@ describe('modelcar build into an OCI layout', () => {
 
   it('unpacks with umoci: every file under /models has the source bytes, 0644 files, 0755 dirs', async () => {
     const rootfs = await unpack(layout, 'v1', join(work, 'bundle'));
-    const tree = await walk(join(rootfs, 'models'));
+    const tree = await walkTree(join(rootfs, 'models'));
     const files = [...tree].filter(([, v]) => !v.dir);
     assert.deepEqual(files.map(([p]) => p).sort(), [...model.files.keys()].sort());
     for (const [path, v] of files) {

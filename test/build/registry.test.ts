@@ -14,19 +14,12 @@ import {
   busyboxBase,
   copyToLayout,
   readLayoutImage,
+  type SkopeoInspected,
+  skopeoInspect,
   unpack,
 } from '../support/images.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
 import { tool } from '../support/tools.js';
-
-interface Inspected {
-  Digest: string;
-  Layers: string[];
-}
-
-async function inspect(ref: string): Promise<Inspected> {
-  return JSON.parse(await tool('skopeo', ['inspect', '--tls-verify=false', `docker://${ref}`])) as Inspected;
-}
 
 describe('modelcar build into a registry', () => {
   let work: string;
@@ -53,13 +46,13 @@ describe('modelcar build into a registry', () => {
     assert.match(built.digest, /^sha256:[a-f0-9]{64}$/);
     assert.equal(built.reference, `${ref}@${built.digest}`);
     assert.equal(built.storageUri, `oci://${registry.host}/models/tiny@${built.digest}`);
-    const inspected = await inspect(ref);
+    const inspected = await skopeoInspect(ref);
     assert.equal(inspected.Digest, built.digest);
     assert.equal(inspected.Layers.length, 1 + built.layers.length);
   });
 
   it('mounts the base layers from the base repository instead of uploading them', async () => {
-    const baseLayers = (await inspect(base.registry as string)).Layers;
+    const baseLayers = (await skopeoInspect(base.registry as string)).Layers;
     for (const digest of baseLayers) {
       assert.match(built.stderr, new RegExp(`base layer ${digest.slice(0, 19)} mounted`), built.stderr);
     }
@@ -82,9 +75,9 @@ describe('modelcar build into a registry', () => {
       '--base',
       base.layout,
     ]);
-    const baseLayers = (await inspect(base.registry as string)).Layers;
+    const baseLayers = (await skopeoInspect(base.registry as string)).Layers;
     assert.match(copied.stderr, new RegExp(`base layer ${(baseLayers[0] as string).slice(0, 19)} copied`));
-    assert.deepEqual((await inspect(`${registry.host}/models/from-layout:v1`)).Layers.slice(0, 1), baseLayers);
+    assert.deepEqual((await skopeoInspect(`${registry.host}/models/from-layout:v1`)).Layers.slice(0, 1), baseLayers);
     assert.equal(copied.base.digest, base.layoutDigest);
   });
 
@@ -115,7 +108,7 @@ describe('modelcar build into a registry', () => {
     const derived = await buildJson([model.dir, '--to', registry.host, '--base', base.registry as string]);
     const tag = `sha-${derived.digest.slice(7, 19)}`;
     assert.equal(derived.reference, `${registry.host}/model:${tag}@${derived.digest}`);
-    assert.equal((await inspect(`${registry.host}/model:${tag}`)).Digest, derived.digest);
+    assert.equal((await skopeoInspect(`${registry.host}/model:${tag}`)).Digest, derived.digest);
   });
 });
 
@@ -151,7 +144,7 @@ describe('modelcar build into a registry with Basic auth', () => {
     ]);
     const inspected = JSON.parse(
       await tool('skopeo', ['inspect', '--tls-verify=false', '--authfile', authfile, `docker://${ref}`]),
-    ) as Inspected;
+    ) as SkopeoInspected;
     assert.equal(inspected.Digest, built.digest);
     assert.ok(!`${built.stdout}${built.stderr}`.includes(password));
     assert.ok(!`${built.stdout}${built.stderr}`.includes(auth));

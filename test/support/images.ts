@@ -4,9 +4,10 @@
  * KServe's own sidecar commands run with the image's own shell in the unpacked rootfs.
  */
 import assert from 'node:assert/strict';
-import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { modelcarOk, run } from './cli.js';
+import { sha256Hex } from './fixtures.js';
 import type { TestRegistry } from './registry.js';
 import { requireTool, tool } from './tools.js';
 
@@ -86,6 +87,39 @@ export async function readLayoutImage(dir: string, tag: string): Promise<LayoutI
   const manifest = JSON.parse(manifestBytes.toString('utf8')) as OciManifest;
   const config = JSON.parse((await layoutBlob(dir, manifest.config.digest)).toString('utf8'));
   return { digest: desc.digest, manifest, config };
+}
+
+export interface TreeEntry {
+  readonly mode: number;
+  readonly dir: boolean;
+  /** Files only. */
+  readonly sha256?: string;
+}
+
+/** Every file and directory under `root` (relative POSIX path): mode, and each file's sha256. */
+export async function walkTree(root: string, rel = ''): Promise<Map<string, TreeEntry>> {
+  const out = new Map<string, TreeEntry>();
+  for (const name of await readdir(join(root, rel))) {
+    const path = rel ? `${rel}/${name}` : name;
+    const st = await stat(join(root, path));
+    if (st.isDirectory()) {
+      out.set(path, { mode: st.mode & 0o7777, dir: true });
+      for (const [p, v] of await walkTree(root, path)) out.set(p, v);
+    } else {
+      out.set(path, { mode: st.mode & 0o7777, sha256: sha256Hex(await readFile(join(root, path))), dir: false });
+    }
+  }
+  return out;
+}
+
+export interface SkopeoInspected {
+  readonly Digest: string;
+  readonly Layers: string[];
+}
+
+/** `skopeo inspect` of an image in a plain-HTTP registry. */
+export async function skopeoInspect(ref: string): Promise<SkopeoInspected> {
+  return JSON.parse(await tool('skopeo', ['inspect', '--tls-verify=false', `docker://${ref}`])) as SkopeoInspected;
 }
 
 /** Copies a registry image into a layout with skopeo, keeping its digest. */
