@@ -122,7 +122,18 @@ export async function describeFailure(res: Dispatcher.ResponseData): Promise<str
   return text.trim().split('\n')[0]?.slice(0, 200) || `HTTP ${res.statusCode}`;
 }
 
+function isRefused(e: unknown): boolean {
+  let cur: unknown = e;
+  for (let depth = 0; cur && depth < 6; depth++) {
+    if ((cur as NodeJS.ErrnoException).code === 'ECONNREFUSED') return true;
+    cur = (cur as Error).cause;
+  }
+  return false;
+}
+
 export class RegistryClient {
+  /** The registry has answered at least once (see send: a refused first connection is not retried). */
+  private answered = false;
   readonly origin: string;
   readonly dispatcher: Dispatcher;
   readonly retry: RetryPolicy;
@@ -193,12 +204,16 @@ export class RegistryClient {
       try {
         res = await this.raw(opts, authorization);
       } catch (e) {
-        const delay = retryable && isTransientError(e) ? nextDelay(++failures, startedAt, this.retry) : undefined;
+        // A registry that never answered is most likely the wrong address, not a restart: say so at once, as skopeo
+        // and crane do. Once it has answered, a refused connection means it is restarting: retry.
+        const worthRetrying = retryable && isTransientError(e) && (this.answered || !isRefused(e));
+        const delay = worthRetrying ? nextDelay(++failures, startedAt, this.retry) : undefined;
         if (delay === undefined) throw e instanceof ModelcarError ? e : networkError(this.registry, e);
         debug(`${opts.method} ${shortUrl(this.url(opts.url))}: ${messageOf(e)}; retry ${failures} in ${ms(delay)}`);
         await sleep(delay);
         continue;
       }
+      this.answered = true;
       if (res.statusCode === 401) {
         const challenge = parseChallenges(res.headers['www-authenticate'])[0];
         this.auth.learn(challenge);
