@@ -127,7 +127,7 @@ export const sourceCheck: Check = {
         id: 'source.files',
         title: TITLE,
         status: 'ok',
-        summary: `${selected.length} files, ${formatBytes(bytes)} to package${
+        summary: `${selected.length} file${selected.length === 1 ? '' : 's'}, ${formatBytes(bytes)} to package${
           selection.skipped.length
             ? `; ${selection.skipped.length} skipped (${formatBytes(skippedBytes)}: ${selection.skipped
                 .slice(0, 3)
