@@ -17,11 +17,12 @@ import {
 } from '../image/image.js';
 import { type LayerFile, layerBytes } from '../image/layer.js';
 import type { Journal } from '../journal/journal.js';
+import { copyBlob } from '../oci/copy-blob.js';
 import { MediaType } from '../oci/media-types.js';
 import { openRepository, type RegistryOptions } from '../oci/open.js';
 import { formatLocation, type ImageLocation, type RegistryRef } from '../oci/reference.js';
 import { limitsFor } from '../oci/registry/profiles.js';
-import type { Descriptor, Platform, Repository } from '../oci/repository.js';
+import type { Platform, Repository } from '../oci/repository.js';
 import {
   checkFiles,
   DEFAULT_PLAN_OPTIONS,
@@ -183,18 +184,6 @@ function destinationLimits(destination: ImageLocation): Partial<PlanOptions> {
     : { maxLayerBytes: limits.maxLayerBytes, maxLayerBytesReason: limits.reason };
 }
 
-/** Base layers are never unpacked: present, mounted from the base's repository, or copied blob by blob. */
-async function copyBaseLayer(desc: Descriptor, from: Repository, to: Repository): Promise<LayerOutcome> {
-  if (await to.hasBlob(desc)) return 'present';
-  if (to.mountBlob && (await to.mountBlob(desc, from))) return 'mounted';
-  await to.pushBlob({ size: desc.size, digest: desc.digest, open: () => streamOf(() => from.fetchBlob(desc)) });
-  return 'copied';
-}
-
-async function* streamOf(open: () => Promise<AsyncIterable<Buffer>>): AsyncGenerator<Buffer> {
-  yield* await open();
-}
-
 async function* abortable(bytes: AsyncIterable<Buffer>, signal: AbortSignal): AsyncGenerator<Buffer> {
   for await (const chunk of bytes) {
     if (signal.aborted) {
@@ -263,7 +252,7 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
     const concurrency = Math.max(1, request.concurrency ?? 3);
     if (baseRepository) {
       await mapLimit(base.layers, concurrency, async (desc) => {
-        const outcome = await copyBaseLayer(desc, baseRepository, target);
+        const outcome = await copyBlob(desc, baseRepository, target);
         emit({ type: 'base-layer', digest: desc.digest, size: desc.size, outcome });
       });
     }
@@ -301,7 +290,7 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
       });
       if (await target.hasBlob(hit.descriptor)) return done('reused');
       if (hit.repository === target) return undefined;
-      const outcome = await copyBaseLayer(hit.descriptor, hit.repository, target);
+      const outcome = await copyBlob(hit.descriptor, hit.repository, target);
       return done(outcome === 'present' ? 'reused' : outcome);
     }
 

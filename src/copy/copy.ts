@@ -7,10 +7,9 @@
 import { mapLimit } from '../build/pool.js';
 import { ModelcarError } from '../errors.js';
 import { type ImageIndex, type ImageManifest, isIndex } from '../image/read-image.js';
+import { type BlobOutcome, copyBlob } from '../oci/copy-blob.js';
 import { LayoutRepository } from '../oci/layout/layout.js';
 import type { Descriptor, FetchedManifest, Repository } from '../oci/repository.js';
-
-export type BlobOutcome = 'present' | 'mounted' | 'copied';
 
 export interface CopiedBlob {
   readonly digest: string;
@@ -37,19 +36,6 @@ export interface CopyOptions {
 }
 
 /** Makes one blob of `from` present in `to`, moving bytes only when neither a skip nor a mount is possible. */
-export async function copyBlob(desc: Descriptor, from: Repository, to: Repository): Promise<BlobOutcome> {
-  if (await to.hasBlob(desc)) return 'present';
-  if (to.mountBlob && (await to.mountBlob(desc, from))) return 'mounted';
-  await to.pushBlob({
-    size: desc.size,
-    digest: desc.digest,
-    open: async function* () {
-      yield* await from.fetchBlob(desc);
-    },
-  });
-  return 'copied';
-}
-
 function parse(fetched: FetchedManifest): Record<string, unknown> {
   try {
     return JSON.parse(fetched.bytes.toString('utf8')) as Record<string, unknown>;
