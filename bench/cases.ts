@@ -238,7 +238,7 @@ export function benchCases(ctx: BenchContext): BenchCase[] {
           {
             label: 'olot-style layout',
             command: process.execPath,
-            args: [ctx.olotScript, model.dir, ctx.baseLayout, 'busybox', layout, `r${run}`],
+            args: [ctx.olotScript, model.dir, ctx.baseLayout, 'busybox', layout, `r${run}`, String(run + 1)],
             env,
           },
           {

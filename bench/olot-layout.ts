@@ -4,7 +4,10 @@
  * tar in a second pass, rewrite config, manifest and index. Standalone so the bench can measure it as its own process
  * tree; GNU tar and sha256sum do the byte work, as fast as olot's Python tarfile + hashlib or faster.
  *
- * Usage: node olot-layout.js MODEL_DIR BASE_LAYOUT BASE_TAG OUT_LAYOUT TAG
+ * Usage: node olot-layout.js MODEL_DIR BASE_LAYOUT BASE_TAG OUT_LAYOUT TAG MTIME
+ *
+ * MTIME (seconds) goes into every tar header: the bench gives each run its own, so each run makes new layer digests
+ * and skopeo really uploads them instead of finding them in the registry (or its blob-info cache) from the last run.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -32,8 +35,10 @@ async function readJson<T>(layout: string, digest: string): Promise<T> {
 }
 
 async function main(): Promise<void> {
-  const [modelDir, baseLayout, baseTag, out, tag] = process.argv.slice(2);
-  if (!modelDir || !baseLayout || !baseTag || !out || !tag) throw new Error('usage: MODEL BASE BASE_TAG OUT TAG');
+  const [modelDir, baseLayout, baseTag, out, tag, mtime] = process.argv.slice(2);
+  if (!modelDir || !baseLayout || !baseTag || !out || !tag || !mtime) {
+    throw new Error('usage: MODEL BASE BASE_TAG OUT TAG MTIME');
+  }
   await cp(baseLayout, out, { recursive: true });
   const index = JSON.parse(await readFile(join(out, 'index.json'), 'utf8')) as { manifests: Descriptor[] };
   const baseDesc = index.manifests.find((m) => m.annotations?.[REF_NAME] === baseTag);
@@ -49,7 +54,7 @@ async function main(): Promise<void> {
       '--group=0',
       '--numeric-owner',
       '--mode=a+r',
-      '--mtime=@0',
+      `--mtime=@${mtime}`,
       '-C',
       modelDir,
       '--transform=s,^,models/,',
