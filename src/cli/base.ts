@@ -8,8 +8,9 @@ import { addRegistryOptions, type RegistryFlags, registryOptions } from './regis
 export function register(program: Command): void {
   const cmd = program
     .command('base')
+    .summary('make a minimal shell base image from a static busybox (offline, air-gapped)')
     .description(
-      'Make a minimal ModelCar base image from a static busybox binary, for air-gapped clusters and offline\n' +
+      'Make a minimal ModelCar base image from a static busybox binary, for air-gapped clusters and offline ' +
         "builds where ubi-micro cannot be pulled. It has the shell and tools KServe's sidecar runs.",
     )
     .requiredOption(

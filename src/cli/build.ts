@@ -123,21 +123,22 @@ function printPlan(result: BuildResult): void {
 export function register(program: Command): void {
   const cmd = program
     .command('build')
+    .summary('build a ModelCar image from a local directory or hf://ORG/NAME[@REV]')
     .argument('<source>', 'a local model directory (Hugging Face: hf://ORG/NAME[@REVISION])')
     .description(
-      'Build a KServe ModelCar image from a model: files under /models, one layer per large file, uncompressed,\n' +
+      'Build a KServe ModelCar image from a model: files under /models, one layer per large file, uncompressed, ' +
         'deterministic (same input, same digest). Streams each file once into the destination; prints the digest.',
     )
     .option(
       '--to <dest>',
-      'where the image goes: oci:DIR[:TAG] (an OCI layout), HOST[:PORT]/REPO[:TAG], docker://HOST/REPO[:TAG] or\n' +
-        'oci://HOST/REPO[:TAG]. With HOST alone the repository comes from the model name; without a tag, one is\n' +
+      'where the image goes: oci:DIR[:TAG] (an OCI layout), HOST[:PORT]/REPO[:TAG], docker://HOST/REPO[:TAG] or ' +
+        'oci://HOST/REPO[:TAG]. With HOST alone the repository comes from the model name; without a tag, one is ' +
         'derived from the source revision (or the image digest). Never "latest".',
       DEFAULT_DESTINATION,
     )
     .option(
       '--base <image>',
-      'base image with a shell (sh, ln, sleep, mkdir, ls) for the KServe sidecar, from a registry or oci:DIR:TAG;\n' +
+      'base image with a shell (sh, ln, sleep, mkdir, ls) for the KServe sidecar, from a registry or oci:DIR:TAG; ' +
         'only its manifest and config are read, its layers are mounted or copied. "scratch" needs --image-volume.',
       DEFAULT_BASE,
     )

@@ -26,11 +26,12 @@ function destinationTag(src: ImageLocation, dst: ImageLocation): { tag?: string;
 export function register(program: Command): void {
   const cmd = program
     .command('copy')
+    .summary('mirror an image between registries and layouts, digests unchanged')
     .argument('<src>', 'the image to mirror: HOST/REPO:TAG, HOST/REPO@sha256:..., or oci:DIR[:TAG]')
     .argument('<dest>', 'where to: HOST/REPO[:TAG] or oci:DIR[:TAG] (default tag: the source tag)')
     .description(
-      'Mirror an image (or a multi-platform index with its images) blob by blob: blobs the destination has are\n' +
-        'skipped, blobs in the same registry are mounted, the rest are streamed; every digest is preserved and the\n' +
+      'Mirror an image (or a multi-platform index with its images) blob by blob: blobs the destination has are ' +
+        'skipped, blobs in the same registry are mounted, the rest are streamed; every digest is preserved and the ' +
         'manifest is written last. For disconnected clusters and pre-built catalog ModelCars.',
     )
     .option('--concurrency <n>', 'blobs moved at once', '3')

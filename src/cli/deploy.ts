@@ -52,8 +52,9 @@ interface DeployFlags {
 export function register(program: Command): void {
   program
     .command('deploy')
+    .summary('write the KServe ServingRuntime and InferenceService for an image')
     .description(
-      'Write a KServe ServingRuntime (vLLM) and InferenceService for a ModelCar image. vLLM arguments come from the\n' +
+      'Write a KServe ServingRuntime (vLLM) and InferenceService for a ModelCar image. vLLM arguments come from the ' +
         "model's own config.json; prints a GPU memory estimate and warns when the model will not fit.",
     )
     .requiredOption(

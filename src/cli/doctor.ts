@@ -42,12 +42,13 @@ function seconds(v: string): number {
 export function register(program: Command): void {
   const cmd = program
     .command('doctor')
+    .summary('check source, disk, registry, cluster and manifests before anything runs')
     .argument('[source]', 'the model, as build takes it: a local directory or hf://ORG/NAME[@REVISION]')
     .description(
-      'Find what would make a build, a pipeline or a deployment fail, before it runs: the source (Hub, revision,\n' +
-        'token, gated license, file sizes), local disk, the destination registry (TLS, credentials, push and mount\n' +
-        'permission, limits), cluster permissions, node storage for serving, the Model Registry, and traps in\n' +
-        'Tekton/KServe/Pod YAML (--manifests). Each finding says ok, warn or FAIL, the cause and the fix.\n' +
+      'Find what would make a build, a pipeline or a deployment fail, before it runs: the source (Hub, revision, ' +
+        'token, gated license, file sizes), local disk, the destination registry (TLS, credentials, push and mount ' +
+        'permission, limits), cluster permissions, node storage for serving, the Model Registry, and traps in ' +
+        'Tekton/KServe/Pod YAML (--manifests). Each finding says ok, warn or FAIL, the cause and the fix. ' +
         'Writes nothing anywhere. Exit 1 when any check fails.',
     )
     .option('--to <dest>', 'the build destination: oci:DIR[:TAG] or HOST[:PORT]/REPO[:TAG]')

@@ -15,9 +15,10 @@ interface InspectFlags extends RegistryFlags {
 export function register(program: Command): void {
   const cmd = program
     .command('inspect')
+    .summary('show the files, sizes, sha256 and layers of an image')
     .argument('<ref>', 'the image: HOST/REPO:TAG, HOST/REPO@sha256:..., docker://..., oci://... or oci:DIR[:TAG]')
     .description(
-      'Show what a ModelCar holds without pulling it: files under /models with sizes and sha256 (from the layer\n' +
+      'Show what a ModelCar holds without pulling it: files under /models with sizes and sha256 (from the layer ' +
         'annotations, or read from the layers), base image, annotations, total size and the layer plan.',
     )
     .option('--platform <os/arch>', 'which image of a multi-platform index (default: its only one, else linux/amd64)')

@@ -1,18 +1,30 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help, type Option } from 'commander';
 import { isModelcarError, messageOf } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerCommands } from './commands.js';
 
 /** Exit codes: 0 success, 1 the work failed, 2 the command line was wrong, 130 interrupted. */
 async function main(argv: string[]): Promise<number> {
+  // `modelcar build --help | head`: a closed pipe is the reader's choice, not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode === undefined ? 0 : Number(process.exitCode));
+    throw e;
+  });
   const program = new Command('modelcar')
     .description(
-      'Turn a model (a Hugging Face repo or a local directory) into a KServe ModelCar OCI image, register it, and\n' +
+      'Turn a model (a Hugging Face repo or a local directory) into a KServe ModelCar OCI image, register it, and ' +
         'emit the manifests that serve and rebuild it. Rootless, daemonless, streamed, verified.',
     )
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .configureHelp({
+      // A repeatable option starts as []: "(default: [])" says nothing.
+      optionDescription: (option: Option) =>
+        Array.isArray(option.defaultValue) && option.defaultValue.length === 0
+          ? option.description
+          : Help.prototype.optionDescription.call(new Help(), option),
+    });
   registerCommands(program);
   try {
     await program.parseAsync(argv);

@@ -48,8 +48,9 @@ function positiveNumber(v: string): number {
 export function register(program: Command): void {
   program
     .command('pipeline')
+    .summary('write a Tekton v1 pipeline that rebuilds the image on OpenShift (restricted-v2)')
     .description(
-      'Write Tekton v1 manifests (ServiceAccount, RoleBinding, Task, Pipeline, PipelineRun) that run `modelcar build`\n' +
+      'Write Tekton v1 manifests (ServiceAccount, RoleBinding, Task, Pipeline, PipelineRun) that run `modelcar build` ' +
         'in-cluster under the restricted-v2 SCC, plus optionally a Kustomize base and overlay for a GitOps repo.',
     )
     .requiredOption('--source <source>', 'hf://ORG/NAME[@REV] (streamed, no PVC), or a directory inside --source-pvc')

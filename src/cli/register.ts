@@ -33,6 +33,7 @@ function count(flag: string) {
 export function register(program: Command): void {
   program
     .command('register')
+    .summary('register a pushed image in the Kubeflow Model Registry')
     .description(
       'Register a pushed ModelCar image in the Kubeflow Model Registry: find-or-create the registered model, the ' +
         'version and its model artifact (uri oci://HOST/REPO@sha256:...). Running it again changes nothing. ' +

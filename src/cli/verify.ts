@@ -23,10 +23,11 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 export function register(program: Command): void {
   const cmd = program
     .command('verify')
+    .summary('stream an image back and check every layer and file (optionally against the source)')
     .argument('<ref>', 'the image: HOST/REPO:TAG, HOST/REPO@sha256:..., docker://..., oci://... or oci:DIR[:TAG]')
     .description(
-      'Stream every layer back and check it: each layer digest, and each file under /models against the sha256 in\n' +
-        'the layer annotations; with --against, also against the model source (missing, extra or different files).\n' +
+      'Stream every layer back and check it: each layer digest, and each file under /models against the sha256 in ' +
+        'the layer annotations; with --against, also against the model source (missing, extra or different files). ' +
         'Exits 1 at any difference and names the first one precisely. Constant memory.',
     )
     .option('--against <source>', 'the model it was built from: a local directory or hf://ORG/NAME[@REVISION]')
