@@ -19,6 +19,8 @@ export interface IssuerOptions {
   readonly lifetimeS?: number;
   /** What `expires_in` claims, when a test wants it to differ from the real lifetime. */
   readonly advertisedExpiresInS?: number;
+  /** Users that may only pull: like a real token service, their tokens grant the pull part of what they ask. */
+  readonly readOnlyUsers?: readonly string[];
 }
 
 export interface IssuedToken {
@@ -125,6 +127,9 @@ export async function startTokenIssuer(opts: IssuerOptions): Promise<TokenIssuer
         return deny();
       }
       scopes = url.searchParams.getAll('scope');
+    }
+    if (opts.readOnlyUsers?.includes(user)) {
+      scopes = scopes.map((s) => s.replace(/:[a-z*,]+$/, (actions) => (actions.includes('pull') ? ':pull' : ':')));
     }
     const token = jwt(user, scopes);
     issued.push({ user, scopes, grant });

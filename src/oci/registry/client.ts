@@ -225,6 +225,16 @@ export class RegistryClient {
           authRetried = true;
           continue;
         }
+        // A token service grants only what the account may do: a valid login without push comes back as
+        // insufficient_scope, which is a permission to ask for, not a password to fix.
+        if (challenge?.params.error === 'insufficient_scope' && authorization !== undefined) {
+          const wanted = challenge.params.scope ?? opts.scopes.join(' ');
+          throw new ModelcarError(
+            'registry-auth',
+            `${this.registry}: the credentials from ${this.auth.credentialSource} are valid but not allowed ${wanted} (insufficient_scope)`,
+            'ask for push access to this repository (a robot account or token with write permission), or push to a repository you own',
+          );
+        }
         throw new ModelcarError(
           'registry-auth',
           `${this.registry} refused the credentials from ${this.auth.credentialSource} (HTTP 401)`,
