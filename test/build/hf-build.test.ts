@@ -259,6 +259,41 @@ describe('modelcar build hf:// from the Hub double', () => {
     await assertModelTree(rootfs, 'main');
   });
 
+  it('--include re-adds what the defaults skip, --exclude leaves out what they keep; the plan moves no LFS byte', async () => {
+    hub.resetCounters();
+    const r = await modelcarOk(
+      [
+        'build',
+        `hf://${CHAT.id}`,
+        '--include',
+        '*.bin',
+        '--exclude',
+        'tokenizer/',
+        '--dry-run',
+        '--json',
+        '--to',
+        `oci:${join(work, 'filtered')}`,
+        '--base',
+        base.layout,
+      ],
+      { env },
+    );
+    const plan = JSON.parse(r.stdout) as BuildJson & { dryRun: boolean };
+    assert.equal(plan.dryRun, true);
+    const expected = [...selected.filter((p) => !p.startsWith('tokenizer/')), 'pytorch_model.bin'].sort();
+    assert.deepEqual(layerFiles(plan), expected);
+    assert.deepEqual(
+      plan.skipped.map((s) => [s.path, s.reason]),
+      [
+        ['.gitattributes', 'git metadata, not part of the model'],
+        ['tokenizer/vocab/merges.txt', 'excluded by --exclude tokenizer/'],
+        ['tokenizer/vocab/vocab.json', 'excluded by --exclude tokenizer/'],
+      ],
+    );
+    assert.deepEqual(Object.keys(served(hub)), ['model.safetensors.index.json']);
+    assert.deepEqual(await layoutTags(join(work, 'filtered')), []);
+  });
+
   describe('a repo with the same weights twice (Mistral-style consolidated.safetensors beside the shards)', () => {
     const shards = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'];
 
