@@ -105,21 +105,35 @@ describe('modelcar build hf:// when the Hub misbehaves', () => {
 
     before(async () => {
       const good = hub.content(CORRUPT.id, 'model.safetensors');
-      const bad = Buffer.from(good);
-      bad[corruptAt] = (bad[corruptAt] as number) ^ 0xff;
+      const badBytes = Buffer.from(good);
+      badBytes[corruptAt] = (badBytes[corruptAt] as number) ^ 0xff;
       expected = sha256Hex(good);
-      got = sha256Hex(bad);
+      got = sha256Hex(badBytes);
       assert.equal(hub.fileInfo(CORRUPT.id, 'model.safetensors').sha256, expected);
-      // The layer the corrupt bytes would make: the same file framed at the commit's time, from a local directory.
-      const dir = join(work, 'corrupt-model');
-      await writeFiles(dir, { 'model.safetensors': bad });
-      const epoch = String(Math.floor(Date.parse('2024-05-01T12:00:00Z') / 1000));
-      const local = await buildJson(
-        [dir, '--to', `oci:${join(work, 'corrupt-local')}:x`, '--base', 'scratch', '--image-volume'],
-        { env: { SOURCE_DATE_EPOCH: epoch } },
+      // The layer the corrupt bytes would make: the same files framed at the commit's time, from a local directory.
+      // That framing is the Hub build's: with the good bytes, the local directory gives the Hub build's layer.
+      const epoch = String(Math.floor(Date.parse(await commitDate(hub, CORRUPT.id)) / 1000));
+      const localLayer = async (name: string, bytes: Buffer) => {
+        const dir = join(work, name);
+        await writeFiles(dir, { [CONFIG.path]: CONFIG.content, 'model.safetensors': bytes });
+        const local = await buildJson(
+          [dir, '--to', `oci:${join(work, `${name}-layout`)}:x`, '--base', 'scratch', '--image-volume'],
+          { env: { SOURCE_DATE_EPOCH: epoch } },
+        );
+        return local.layers[0] as { digest: string; size: number };
+      };
+      const fromHub = await buildJson(
+        [`hf://${CORRUPT.id}`, '--to', `oci:${join(work, 'good-hub')}`, '--base', 'scratch', '--image-volume'],
+        { env },
       );
-      corruptLayer = local.layers[0]?.digest as string;
-      corruptLayerSize = local.layers[0]?.size as number;
+      const goodLayer = await localLayer('good-local', good);
+      assert.deepEqual(
+        fromHub.layers.map((l) => l.digest),
+        [goodLayer.digest],
+      );
+      const bad = await localLayer('corrupt-local', badBytes);
+      corruptLayer = bad.digest;
+      corruptLayerSize = bad.size;
       hub.faults.set('model.safetensors', { corruptAt });
     });
     after(() => {
@@ -273,3 +287,10 @@ describe('modelcar build hf:// when the Hub misbehaves', () => {
     }
   });
 });
+
+/** The date of the commit `main` points at, as the Hub's commit list gives it. */
+async function commitDate(hub: HubDouble, repo: string): Promise<string> {
+  const res = await fetch(`${hub.url}/api/models/${repo}/commits/${hub.shaOf(repo)}?limit=1`);
+  const [commit] = (await res.json()) as { date: string }[];
+  return commit?.date as string;
+}
