@@ -120,7 +120,7 @@ describe('doctor: cluster permissions', () => {
   });
 
   it('holds the image size against the ephemeral storage of the GPU nodes only', async () => {
-    const report = await doctor([model, '--to', 'oci:' + join(work, 'out')]);
+    const report = await doctor([model, '--to', `oci:${join(work, 'out')}`]);
     const serving = result(report, 'serving');
     assert.equal(serving.status, 'fail', JSON.stringify(serving));
     assert.match(serving.summary, /1 GPU node: gpu-1 6\.0 MiB/);
