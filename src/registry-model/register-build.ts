@@ -82,7 +82,7 @@ export async function registerBuild(build: BuildToRegister, options: RegisterBui
 /** `hf://org/name@rev` → `org/name` (two orgs' fine-tunes often share a name); a directory → its base name. */
 export function defaultModelName(sourceUri: string): string {
   if (isHfRef(sourceUri)) return parseHfRef(sourceUri).repo;
-  const name = basename(sourceUri.replace(/\/+$/, ''));
+  const name = decodeURI(basename(sourceUri.replace(/^file:(\/\/)?/, '').replace(/\/+$/, '')));
   if (name === '' || name === '.' || name === '..') {
     throw new ModelcarError(
       'usage',

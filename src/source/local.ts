@@ -2,7 +2,6 @@ import { createReadStream } from 'node:fs';
 import { access, constants, lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pathToFileURL } from 'node:url';
 import { ModelcarError, messageOf } from '../errors.js';
 import type { FileIdentity, Journal } from '../journal/journal.js';
 import { checkedStream } from './content-check.js';
@@ -38,7 +37,8 @@ export class LocalSource implements ModelSource {
   }
 
   async identity(): Promise<SourceIdentity> {
-    return { uri: pathToFileURL(this.root).href, title: basename(this.root) };
+    // The directory's name only: the same files give the same image wherever they sit, and no home path leaks.
+    return { uri: `file:${encodeURI(basename(this.root))}`, title: basename(this.root) };
   }
 
   async list(): Promise<SourceEntry[]> {

@@ -16,7 +16,10 @@ export interface SourceEntry {
 
 /** Where a model came from, carried into image annotations and the Model Registry. */
 export interface SourceIdentity {
-  /** A URI a user would recognise: `hf://org/name@<commit>` or `file:///abs/dir`. */
+  /**
+   * A URI a user would recognise, the same on every machine: `hf://org/name@<commit>`, or `file:<dir name>` for a
+   * local directory (never its absolute path, which would change the digest and leak the builder's paths).
+   */
   readonly uri: string;
   /** A short human title, e.g. the repo name or directory name. */
   readonly title: string;

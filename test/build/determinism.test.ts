@@ -3,8 +3,8 @@
  * concurrency; SOURCE_DATE_EPOCH changes it, deterministically.
  */
 import assert from 'node:assert/strict';
-import { readdir, stat, utimes } from 'node:fs/promises';
-import { join } from 'node:path';
+import { cp, mkdir, readdir, stat, utimes } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildJson, modelcarOk } from '../support/cli.js';
 import { MiB, type ModelFixture, removeTemp, tempDir, writeFiles, writeMultiFileModel } from '../support/fixtures.js';
@@ -68,6 +68,20 @@ describe('build determinism', () => {
       '8',
     ]);
     assert.equal(third.digest, first.digest);
+  });
+
+  it('gives the same digest for the same files in another directory (no absolute path in the image)', async () => {
+    const elsewhere = join(work, 'somewhere', 'else');
+    await mkdir(elsewhere, { recursive: true });
+    await cp(model.dir, join(elsewhere, basename(model.dir)), { recursive: true });
+    const moved = await buildJson([
+      join(elsewhere, basename(model.dir)),
+      '--to',
+      `oci:${join(work, 'moved')}:t`,
+      '--base',
+      baseLayout,
+    ]);
+    assert.equal(moved.digest, first.digest);
   });
 
   it('SOURCE_DATE_EPOCH sets every timestamp and changes the digest, the same way each time', async () => {

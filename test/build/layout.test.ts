@@ -4,9 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import { type BuildJson, buildJson } from '../support/cli.js';
 import {
   LONG_PATH,
@@ -161,7 +160,7 @@ describe('modelcar build into an OCI layout', () => {
   it('annotates the manifest with title, source, created and the base name and digest', () => {
     const a = image.manifest.annotations ?? {};
     assert.equal(a['org.opencontainers.image.title'], 'model');
-    assert.equal(a['org.opencontainers.image.source'], pathToFileURL(model.dir).href);
+    assert.equal(a['org.opencontainers.image.source'], `file:${basename(model.dir)}`);
     assert.equal(a['org.opencontainers.image.created'], EPOCH);
     assert.equal(a['org.opencontainers.image.base.name'], base.layout);
     assert.equal(a['org.opencontainers.image.base.digest'], base.layoutDigest);
