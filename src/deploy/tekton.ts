@@ -393,7 +393,3 @@ function modelRegistryBinding(o: PipelineOptions, p: Parts): Manifest | undefine
     },
   };
 }
-
-export function defaultPipelineName(): string {
-  return dnsLabel('modelcar-build');
-}

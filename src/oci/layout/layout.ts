@@ -200,8 +200,3 @@ export class LayoutRepository implements Repository {
     return pushed.digest;
   }
 }
-
-/** Reads a blob of a layout fully; for tests and small blobs. */
-export async function readLayoutBlob(root: string, digest: string): Promise<Buffer> {
-  return readFile(blobPath(root, digest));
-}
