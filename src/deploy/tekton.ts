@@ -8,7 +8,7 @@ import { registryNameFromUrl } from '../registry-model/register.js';
 import { isHfRef, parseHfRef } from '../source/hf-ref.js';
 import { formatRef, type ImageRef, isInternalRegistry, parsePinnedImage } from './image-ref.js';
 import { RESTRICTED_CONTAINER_SECURITY } from './kserve.js';
-import { dnsLabel, type K8sObject, MANAGED_BY, type Manifest } from './manifest.js';
+import { type K8sObject, MANAGED_BY, type Manifest } from './manifest.js';
 
 export interface PipelineOptions {
   /** Base name of the Task, Pipeline, ServiceAccount and PipelineRun prefix. */
