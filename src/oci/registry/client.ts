@@ -2,9 +2,7 @@
  * The HTTP side of talking to one registry: origin and TLS, authentication with one retry after a 401, manual
  * redirects that never carry Authorization to another host, and errors turned into messages a user can act on.
  */
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { rootCertificates } from 'node:tls';
 import { Agent, type Dispatcher, request } from 'undici';
 import { ModelcarError, messageOf } from '../../errors.js';
 import { VERSION } from '../../version.js';
@@ -21,6 +19,7 @@ import {
   type RetryPolicy,
   retryAfterMs,
 } from './retry.js';
+import { trustedCas } from './trust.js';
 
 export interface TransportOptions {
   /** Use http:// even for a non-loopback host (--plain-http). Loopback hosts use it unless caFile is given. */
@@ -29,6 +28,8 @@ export interface TransportOptions {
   readonly tlsVerify?: boolean;
   /** Extra CA certificates (PEM) to trust besides the system ones. */
   readonly caFile?: string;
+  /** The pod's service CA, trusted when the file exists (default: the OpenShift mount; see trust.ts). */
+  readonly serviceCaFile?: string;
   /** Concurrent connections to the registry. */
   readonly connections?: number;
   /** How hard to retry (tests shorten the waits). */
@@ -148,14 +149,7 @@ export class RegistryClient {
     // Loopback speaks plain HTTP unless a CA file says it serves TLS; anything else only with --plain-http.
     const plain = opts.plainHttp === true || (isLoopbackHost(host) && !opts.caFile);
     this.origin = `${plain ? 'http' : 'https'}://${host}`;
-    let ca: string | undefined;
-    if (opts.caFile) {
-      try {
-        ca = readFileSync(opts.caFile, 'utf8');
-      } catch (e) {
-        throw new ModelcarError('usage', `cannot read --ca-file ${opts.caFile}: ${messageOf(e)}`);
-      }
-    }
+    const ca = trustedCas(opts);
     const tlsVerify = opts.tlsVerify !== false;
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.dispatcher = new Agent({
@@ -166,8 +160,7 @@ export class RegistryClient {
       bodyTimeout: 5 * 60_000,
       connect: {
         rejectUnauthorized: tlsVerify,
-        // Node replaces the system CAs when `ca` is given: add ours to them instead.
-        ...(ca ? { ca: [...rootCertificates, ca] } : {}),
+        ...(ca ? { ca } : {}),
       },
     });
     this.auth = new Authenticator(registry, credential, this.dispatcher, this.retry);
