@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { exitCodeOf, renderJson, renderText } from '../doctor/check.js';
 import { runDoctor } from '../doctor/doctor.js';
+import { ModelcarError } from '../errors.js';
 import { DEFAULT_BASE } from '../image/base.js';
 import { DEFAULT_PLAN_OPTIONS } from '../plan/plan.js';
 import { CACHE_HELP, FOLLOW_EXTERNAL_SYMLINKS_HELP, HF_TOKEN_FILE_HELP, openSource } from '../source/open.js';
@@ -86,6 +87,13 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON object {ok, checks}');
   addRegistryOptions(cmd);
   cmd.action(async (source: string | undefined, flags: DoctorFlags) => {
+    if (!source && !flags.to && !flags.manifests && !flags.modelRegistry && flags.offline) {
+      throw new ModelcarError(
+        'usage',
+        'nothing to check: no source, destination, manifests or Model Registry, and --offline skips the cluster',
+        'name what the build will use, e.g. modelcar doctor hf://ORG/NAME --to quay.io/acme/model:v1 (or --manifests FILE)',
+      );
+    }
     const report = await runDoctor({
       options: {
         ...(source ? { source } : {}),

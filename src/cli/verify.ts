@@ -66,7 +66,7 @@ export function register(program: Command): void {
         process.stdout.write(`${JSON.stringify({ reference: refArg, ...report }, null, 2)}\n`);
       } else if (report.ok) {
         process.stdout.write(
-          `ok: ${refArg} ${report.manifestDigest}: ${report.layers.length} layers, ${report.files} files, ${formatBytes(report.bytes)} verified${report.against ? ` against ${report.against}` : ''}\n`,
+          `ok: ${refArg} ${report.manifestDigest}: ${report.layers.length} layer${report.layers.length === 1 ? '' : 's'}, ${report.files} files, ${formatBytes(report.bytes)} verified${report.against ? ` against ${report.against}` : ''}\n`,
         );
       } else {
         const [first, ...rest] = report.differences;
