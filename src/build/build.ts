@@ -4,7 +4,6 @@
  * image). Everything before the first model byte is cheap and proves the build can finish: the destination is
  * writable, the base resolves, the plan fits the destination's limits.
  */
-import { createHash } from 'node:crypto';
 import { ModelcarError } from '../errors.js';
 import { resolveBase } from '../image/base.js';
 import {
@@ -18,6 +17,7 @@ import {
 import { type LayerFile, layerBytes } from '../image/layer.js';
 import type { Journal } from '../journal/journal.js';
 import { copyBlob } from '../oci/copy-blob.js';
+import { digestOf } from '../oci/digest-stream.js';
 import { MediaType } from '../oci/media-types.js';
 import { openRepository, type RegistryOptions } from '../oci/open.js';
 import { formatLocation, type ImageLocation, type RegistryRef } from '../oci/reference.js';
@@ -350,7 +350,7 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
     });
     const manifest = buildManifest(base, pushedConfig, layers, meta);
     if (Date.now() - started > REPROBE_AFTER_MS) await target.checkWritable();
-    const manifestDigest = `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
+    const manifestDigest = digestOf(manifest);
     destination = withTag(destination, digestTag(manifestDigest));
     const digest = await target.pushManifest(manifest, MediaType.ociManifest, tagOf(destination));
     emit({ type: 'manifest', digest });

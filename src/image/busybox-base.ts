@@ -3,9 +3,9 @@
  * the applets KServe's sidecar runs (sh, ln, sleep, mkdir, ls, ...). For air-gapped clusters and offline tests,
  * where ubi-micro cannot be pulled. Deterministic: the same busybox gives the same digest.
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ModelcarError, messageOf } from '../errors.js';
+import { digestOf } from '../oci/digest-stream.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Platform, Repository } from '../oci/repository.js';
 import { encodeHeader, padding, type TarHeader, TRAILER_SIZE } from './tar.js';
@@ -37,8 +37,6 @@ function layerTar(busybox: Buffer): Buffer {
   parts.push(Buffer.alloc(TRAILER_SIZE));
   return Buffer.concat(parts);
 }
-
-const digestOf = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 async function pushBytes(target: Repository, bytes: Buffer): Promise<string> {
   const pushed = await target.pushBlob({

@@ -3,11 +3,10 @@
  * config, the files each model layer declares in its annotations, and the layer bytes as a stream of tar entries.
  * Used by inspect, verify and copy; knows nothing about where the image came from.
  */
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { ModelcarError, messageOf } from '../errors.js';
-import { DigestCounter } from '../oci/digest-stream.js';
+import { DigestCounter, digestOf } from '../oci/digest-stream.js';
 import { MediaType } from '../oci/media-types.js';
 import { formatLocation, type ImageLocation } from '../oci/reference.js';
 import type { Descriptor, FetchedManifest, Platform, Repository } from '../oci/repository.js';
@@ -78,7 +77,7 @@ export async function readSmallBlob(repo: Repository, desc: Descriptor): Promise
     chunks.push(c);
   }
   const bytes = Buffer.concat(chunks);
-  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  const digest = digestOf(bytes);
   if (digest !== desc.digest) {
     throw new ModelcarError('integrity', `${repo.label}: blob ${desc.digest} holds content ${digest}`);
   }

@@ -34,6 +34,11 @@ export class DigestCounter {
   }
 }
 
+/** The digest of bytes in memory (manifests, configs). */
+export function digestOf(bytes: Buffer): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
 /** Fails unless the bytes that passed match what the blob promised. */
 export function checkBlob(
   label: string,

@@ -4,11 +4,10 @@
  * Range and Docker-Content-Digest checked against what we sent. An abandoned session is cancelled.
  */
 
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { ModelcarError } from '../../errors.js';
-import { checkBlob, DigestCounter } from '../digest-stream.js';
+import { checkBlob, DigestCounter, digestOf } from '../digest-stream.js';
 import { MANIFEST_ACCEPT } from '../media-types.js';
 import { formatRef, type RegistryRef } from '../reference.js';
 import type { BlobToPush, Descriptor, FetchedManifest, PushedBlob, Repository } from '../repository.js';
@@ -98,7 +97,7 @@ export class RegistryRepository implements Repository {
     }
     if (res.statusCode !== 200) await this.fail(`reading manifest ${reference}`, res);
     const bytes = Buffer.from(await res.body.arrayBuffer());
-    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const digest = digestOf(bytes);
     if (reference.startsWith('sha256:') && digest !== reference) {
       throw new ModelcarError(
         'integrity',
@@ -407,7 +406,7 @@ export class RegistryRepository implements Repository {
   }
 
   async pushManifest(bytes: Buffer, mediaType: string, tag?: string): Promise<string> {
-    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const digest = digestOf(bytes);
     const res = await this.client.send({
       method: 'PUT',
       url: this.path('manifests', tag ?? digest),
