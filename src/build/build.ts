@@ -20,7 +20,7 @@ import { copyBlob } from '../oci/copy-blob.js';
 import { digestOf } from '../oci/digest-stream.js';
 import { MediaType } from '../oci/media-types.js';
 import { openRepository, type RegistryOptions } from '../oci/open.js';
-import { formatLocation, type ImageLocation, type RegistryRef } from '../oci/reference.js';
+import { formatLocation, formatRef, type ImageLocation, manifestReference, tagOf, withTag } from '../oci/reference.js';
 import { limitsFor } from '../oci/registry/profiles.js';
 import type { Platform, Repository } from '../oci/repository.js';
 import {
@@ -129,24 +129,13 @@ function withRepository(destination: ImageLocation, identity: SourceIdentity): I
   return { transport: 'registry', ref: { ...ref, repository: namesFromSource(identity).repository } };
 }
 
-function withTag(destination: ImageLocation, tag: string): ImageLocation {
-  if (destination.transport === 'layout') return { ...destination, tag: destination.tag ?? tag };
-  return { transport: 'registry', ref: { ...destination.ref, tag: destination.ref.tag ?? tag } };
-}
-
 /** For a source without a revision (a local directory): the image's own digest names it. Never `latest`. */
 function digestTag(manifestDigest: string): string {
   return `sha-${manifestDigest.slice('sha256:'.length, 'sha256:'.length + 12)}`;
 }
 
-function tagOf(destination: ImageLocation): string | undefined {
-  return destination.transport === 'layout' ? destination.tag : destination.ref.tag;
-}
-
 function referenceOf(destination: ImageLocation, digest: string): string {
-  if (destination.transport === 'layout') return formatLocation(destination);
-  const ref: RegistryRef = destination.ref;
-  return `${ref.registry}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}@${digest}`;
+  return destination.transport === 'layout' ? formatLocation(destination) : formatRef({ ...destination.ref, digest });
 }
 
 async function loadBase(
@@ -157,8 +146,8 @@ async function loadBase(
   const { location, name } = request.base;
   const repository = await openRepository(location, request.registry);
   opened.push(repository);
-  const reference =
-    location.transport === 'layout' ? (location.tag ?? '') : (location.ref.digest ?? location.ref.tag ?? 'latest');
+  // A base named without a tag means "latest", as podman and docker read it; our own outputs never do.
+  const reference = manifestReference(location, 'latest');
   try {
     return { base: await resolveBase(repository, reference, name, request.platform), repository };
   } catch (e) {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ModelcarError } from '../errors.js';
 import { writeBusyboxBase } from '../image/busybox-base.js';
 import { openRepository } from '../oci/open.js';
-import { formatLocation, parseImageLocation } from '../oci/reference.js';
+import { formatWritten, parseImageLocation, tagOf } from '../oci/reference.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
 
 export function register(program: Command): void {
@@ -21,7 +21,7 @@ export function register(program: Command): void {
   addRegistryOptions(cmd);
   cmd.action(async (flags: RegistryFlags & { busybox: string; to: string }) => {
     const location = parseImageLocation(flags.to);
-    const tag = location.transport === 'layout' ? location.tag : location.ref.tag;
+    const tag = tagOf(location);
     if (!tag)
       throw new ModelcarError(
         'usage',
@@ -31,7 +31,7 @@ export function register(program: Command): void {
     const target = await openRepository(location, registryOptions(flags));
     try {
       const digest = await writeBusyboxBase(flags.busybox, target, tag);
-      process.stdout.write(`${formatLocation(location)} ${digest}\n`);
+      process.stdout.write(`${formatWritten(location, digest)}\n`);
     } finally {
       await target.close?.();
     }

@@ -6,7 +6,7 @@ import { layoutsInside } from '../build/own-output.js';
 import { ModelcarError } from '../errors.js';
 import { DEFAULT_BASE, parsePlatform } from '../image/base.js';
 import { Journal } from '../journal/journal.js';
-import { formatLocation, formatRef, type ImageLocation, parseImageLocation } from '../oci/reference.js';
+import { formatLocation, formatRef, formatWritten, type ImageLocation, parseImageLocation } from '../oci/reference.js';
 import { DEFAULT_PLAN_OPTIONS, formatBytes } from '../plan/plan.js';
 import type { RegisterResult } from '../registry-model/register.js';
 import { registerBuild } from '../registry-model/register-build.js';
@@ -325,10 +325,7 @@ export function register(program: Command): void {
     } else if (flags.dryRun) {
       printPlan(result);
     } else {
-      // A layout reference cannot carry a digest (skopeo's oci:DIR:TAG), so it goes beside it.
-      const line =
-        result.destination.transport === 'layout' ? `${result.reference} ${result.digest}` : result.reference;
-      process.stdout.write(`${line}\n`);
+      process.stdout.write(`${formatWritten(result.destination, result.digest as string)}\n`);
     }
   });
 }

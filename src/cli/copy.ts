@@ -1,9 +1,16 @@
 import type { Command } from 'commander';
 import { copyImage } from '../copy/copy.js';
 import { ModelcarError } from '../errors.js';
-import { manifestReference } from '../image/read-image.js';
 import { openRepository } from '../oci/open.js';
-import { formatLocation, type ImageLocation, parseImageLocation } from '../oci/reference.js';
+import {
+  formatLocation,
+  formatWritten,
+  type ImageLocation,
+  manifestReference,
+  parseImageLocation,
+  tagOf,
+  withTag,
+} from '../oci/reference.js';
 import { formatBytes } from '../plan/plan.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
 
@@ -14,7 +21,7 @@ interface CopyFlags extends RegistryFlags {
 
 /** The destination tag: the one given, else the source's tag; a destination digest must be the source's. */
 function destinationTag(src: ImageLocation, dst: ImageLocation): { tag?: string; digest?: string } {
-  const srcTag = src.transport === 'layout' ? src.tag : src.ref.tag;
+  const srcTag = tagOf(src);
   if (dst.transport === 'layout') {
     const tag = dst.tag ?? srcTag;
     return tag ? { tag } : {};
@@ -65,11 +72,7 @@ export function register(program: Command): void {
       process.stderr.write(
         `${result.blobs.length} blobs: ${count('copied')} copied (${formatBytes(result.bytesCopied)}), ${count('mounted')} mounted, ${count('present')} already there; ${result.manifests} manifest${result.manifests === 1 ? '' : 's'}\n`,
       );
-      const where =
-        dst.transport === 'layout'
-          ? `oci:${dst.dir}${tag ? `:${tag}` : ''} ${result.digest}`
-          : `${dst.ref.registry}/${dst.ref.repository}${tag ? `:${tag}` : ''}@${result.digest}`;
-      process.stdout.write(`${where}\n`);
+      process.stdout.write(`${formatWritten(tag ? withTag(dst, tag) : dst, result.digest)}\n`);
     } finally {
       await Promise.all([from.close?.(), to.close?.()]);
     }

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { parsePlatform } from '../image/base.js';
-import { manifestReference } from '../image/read-image.js';
 import { inspectImage } from '../inspect/inspect.js';
 import { openRepository } from '../oci/open.js';
-import { parseImageLocation } from '../oci/reference.js';
+import { manifestReference, parseImageLocation } from '../oci/reference.js';
 import { formatBytes } from '../plan/plan.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
 

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { parsePlatform } from '../image/base.js';
-import { manifestReference } from '../image/read-image.js';
 import { openRepository } from '../oci/open.js';
-import { parseImageLocation } from '../oci/reference.js';
+import { manifestReference, parseImageLocation } from '../oci/reference.js';
 import { formatBytes } from '../plan/plan.js';
 import { HF_TOKEN_FILE_HELP, openSource } from '../source/open.js';
 import { verifyImage } from '../verify/verify.js';

@@ -2,9 +2,15 @@ import { readFileSync } from 'node:fs';
 import { connect, type PeerCertificate, rootCertificates } from 'node:tls';
 import { Agent, request } from 'undici';
 import { isModelcarError, messageOf } from '../errors.js';
-import { manifestReference } from '../image/read-image.js';
 import { openRepository } from '../oci/open.js';
-import { apiHost, type ImageLocation, isLoopbackHost, parseImageLocation, type RegistryRef } from '../oci/reference.js';
+import {
+  apiHost,
+  type ImageLocation,
+  isLoopbackHost,
+  manifestReference,
+  parseImageLocation,
+  type RegistryRef,
+} from '../oci/reference.js';
 import { networkError } from '../oci/registry/client.js';
 import { resolveCredential } from '../oci/registry/credentials.js';
 import { formatBytes } from '../plan/plan.js';

@@ -8,7 +8,6 @@ import { createGunzip } from 'node:zlib';
 import { ModelcarError, messageOf } from '../errors.js';
 import { DigestCounter, digestOf } from '../oci/digest-stream.js';
 import { MediaType } from '../oci/media-types.js';
-import { formatLocation, type ImageLocation } from '../oci/reference.js';
 import type { Descriptor, FetchedManifest, Platform, Repository } from '../oci/repository.js';
 import { Annotation } from './image.js';
 import type { LayerFile } from './layer.js';
@@ -35,20 +34,6 @@ export interface OpenedImage {
   readonly config: Record<string, unknown>;
   /** The index the manifest was picked from, when the reference named one. */
   readonly index?: { readonly fetched: FetchedManifest; readonly index: ImageIndex };
-}
-
-/** What to ask a repository for: a layout tag (or its only image), a registry digest or tag. */
-export function manifestReference(location: ImageLocation): string {
-  if (location.transport === 'layout') return location.tag ?? '';
-  const ref = location.ref.digest ?? location.ref.tag;
-  if (!ref) {
-    throw new ModelcarError(
-      'usage',
-      `${formatLocation(location)} names no tag or digest`,
-      'add :TAG or @sha256:DIGEST; modelcar never assumes "latest"',
-    );
-  }
-  return ref;
 }
 
 export function isIndex(mediaType: string, parsed: Record<string, unknown>): boolean {

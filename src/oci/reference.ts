@@ -143,6 +143,42 @@ export function parseImageLocation(text: string, opts: ParseRegistryOptions = {}
   return { transport: 'registry', ref: parseRegistryRef(text, text, opts) };
 }
 
+export function tagOf(location: ImageLocation): string | undefined {
+  return location.transport === 'layout' ? location.tag : location.ref.tag;
+}
+
+/** The location with `tag` where it names none. */
+export function withTag(location: ImageLocation, tag: string): ImageLocation {
+  if (location.transport === 'layout') return { ...location, tag: location.tag ?? tag };
+  return { transport: 'registry', ref: { ...location.ref, tag: location.ref.tag ?? tag } };
+}
+
+/**
+ * What to ask a repository for: a layout tag (or, without one, its only image), a registry digest or tag. modelcar
+ * never assumes "latest" for images it reads back; `fallbackTag` is for the one place a user expects it (the base).
+ */
+export function manifestReference(location: ImageLocation, fallbackTag?: string): string {
+  if (location.transport === 'layout') return location.tag ?? '';
+  const ref = location.ref.digest ?? location.ref.tag ?? fallbackTag;
+  if (!ref) {
+    throw new ModelcarError(
+      'usage',
+      `${formatLocation(location)} names no tag or digest`,
+      'add :TAG or @sha256:DIGEST; modelcar never assumes "latest"',
+    );
+  }
+  return ref;
+}
+
+/**
+ * How an image just written is named to the user: `HOST/REPO:TAG@DIGEST`, or for a layout `oci:DIR:TAG DIGEST`
+ * (skopeo's layout reference cannot carry a digest, so it goes beside it).
+ */
+export function formatWritten(location: ImageLocation, digest: string): string {
+  if (location.transport === 'layout') return `${formatLocation(location)} ${digest}`;
+  return formatRef({ ...location.ref, digest });
+}
+
 /** `host/repo[:tag][@digest]`, the canonical spelling. */
 export function formatRef(ref: RegistryRef): string {
   return `${ref.registry}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
