@@ -216,8 +216,10 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
   }
 
   const limits = { ...destinationLimits(destination), ...request.plan };
-  // In the first second, before any network: a file no layer of the destination can hold fails the build here.
+  // In the first second, before any network: a file no layer of the destination can hold fails the build here, and
+  // so does a --cache-from image named without a tag or digest.
   checkFiles(selection.selected, limits);
+  const cacheFrom = (request.cacheFrom ?? []).map((location) => ({ location, reference: manifestReference(location) }));
 
   const opened: Repository[] = [];
   try {
@@ -247,11 +249,9 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
     }
 
     const cacheRepos = await Promise.all(
-      (request.cacheFrom ?? []).map(async (location) => {
+      cacheFrom.map(async ({ location, reference }) => {
         const repository = await openRepository(location, request.registry);
         opened.push(repository);
-        const reference =
-          location.transport === 'layout' ? (location.tag ?? '') : (location.ref.digest ?? location.ref.tag ?? '');
         return { repository, reference };
       }),
     );
