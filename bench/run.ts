@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parseSize } from '../src/cli/size.js';
+import { parseSize } from '../src/cli/arguments.js';
 import { type HubDouble, startHubDouble } from '../test/support/hub-double.js';
 import { startRegistry } from '../test/support/registry.js';
 import { analysis } from './analysis.js';

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { type BaseChoice, type BuildResult, build } from '../build/build.js';
 import { layoutsInside } from '../build/own-output.js';
 import { ModelcarError } from '../errors.js';
@@ -19,9 +19,9 @@ import {
   openSource,
   parseConnections,
 } from '../source/open.js';
+import { collect, parseSize, wholeNumber } from './arguments.js';
 import { progressReporter, progressStyle } from './progress.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
-import { parseSize } from './size.js';
 
 export const DEFAULT_DESTINATION = 'oci:modelcar-out';
 
@@ -51,16 +51,6 @@ interface BuildFlags extends RegistryFlags {
   modelVersion?: string;
   modelRegistryTokenFile?: string;
   resultDir?: string;
-}
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
-
-function intAtLeast(min: number, flag: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be a whole number >= ${min}`);
-    return n;
-  };
 }
 
 function baseChoice(flags: BuildFlags): BaseChoice {
@@ -161,7 +151,7 @@ export function register(program: Command): void {
     .option(
       '--max-layers <n>',
       'layers in the whole image, base included (overlay mounts fail near 127)',
-      intAtLeast(2, '--max-layers'),
+      wholeNumber(2, '--max-layers'),
       DEFAULT_PLAN_OPTIONS.maxLayers,
     )
     .option(
@@ -169,7 +159,7 @@ export function register(program: Command): void {
       "largest layer the destination accepts, e.g. 10GB (GHCR), 20GiB (Quay's default)",
       parseSize,
     )
-    .option('--concurrency <n>', 'layers moved at once', intAtLeast(1, '--concurrency'), 3)
+    .option('--concurrency <n>', 'layers moved at once', wholeNumber(1, '--concurrency'), 3)
     .option(
       '--cache-from <ref>',
       'reuse matching layers of this image (repeatable); the destination tag is always tried',
@@ -208,7 +198,7 @@ export function register(program: Command): void {
     new Option(
       '--source-date-epoch <seconds>',
       'fixed timestamp for the image (default: $SOURCE_DATE_EPOCH, the source commit time, else 0)',
-    ).argParser(intAtLeast(0, '--source-date-epoch')),
+    ).argParser(wholeNumber(0, '--source-date-epoch')),
   );
   cmd.addHelpText(
     'after',

@@ -1,27 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { parseServingRef } from '../deploy/image-ref.js';
 import { DEFAULT_MAX_MODEL_LEN_CAP, DEFAULT_RUNTIME_IMAGE, defaultName, deployManifests } from '../deploy/kserve.js';
 import { dnsLabel } from '../deploy/manifest.js';
 import { readModelConfig, readModelDir } from '../deploy/model-dir.js';
 import { renderToStdout, writeManifests } from '../deploy/write.js';
 import { ModelcarError, messageOf } from '../errors.js';
-
-function positiveInt(flag: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a whole number >= 1`);
-    return n;
-  };
-}
-
-function positiveNumber(flag: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!(n > 0)) throw new InvalidArgumentError(`${flag} must be a positive number`);
-    return n;
-  };
-}
+import { collect, positiveNumber, wholeNumber } from './arguments.js';
 
 interface DeployFlags {
   image: string;
@@ -71,7 +56,7 @@ export function register(program: Command): void {
     )
     .option('--name <name>', 'InferenceService name (default: the image repository name)')
     .option('-n, --namespace <ns>', 'namespace to put in the manifests (default: none, i.e. the current one)')
-    .option('--gpus <n>', 'GPUs per replica; also vLLM --tensor-parallel-size', positiveInt('--gpus'), 1)
+    .option('--gpus <n>', 'GPUs per replica; also vLLM --tensor-parallel-size', wholeNumber(1, '--gpus'), 1)
     .option('--gpu-memory <GiB>', 'memory of one GPU, for the fit estimate', positiveNumber('--gpu-memory'), 80)
     .option(
       '--runtime-image <ref>',
@@ -81,14 +66,14 @@ export function register(program: Command): void {
     .option(
       '--max-model-len <tokens>',
       `vLLM --max-model-len (default: the model's context, capped at ${DEFAULT_MAX_MODEL_LEN_CAP})`,
-      positiveInt('--max-model-len'),
+      wholeNumber(1, '--max-model-len'),
     )
     .option('--dtype <dtype>', "vLLM --dtype (default: the config's torch_dtype; left to vLLM for quantized models)")
     .option('--quantization <method>', 'vLLM --quantization (default: none; vLLM reads quantization_config itself)')
     .option(
       '--vllm-arg <arg>',
       'one more vLLM argument, e.g. --vllm-arg=--enable-prefix-caching (repeatable)',
-      (v: string, prev: string[]) => [...prev, v],
+      collect,
       [],
     )
     .addOption(

@@ -5,8 +5,8 @@ import { ModelcarError } from '../errors.js';
 import { DEFAULT_BASE } from '../image/base.js';
 import { DEFAULT_PLAN_OPTIONS } from '../plan/plan.js';
 import { CACHE_HELP, FOLLOW_EXTERNAL_SYMLINKS_HELP, HF_TOKEN_FILE_HELP, openSource } from '../source/open.js';
+import { collect, parseSize } from './arguments.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
-import { parseSize } from './size.js';
 
 interface DoctorFlags extends RegistryFlags {
   to?: string;
@@ -31,8 +31,6 @@ interface DoctorFlags extends RegistryFlags {
   timeout: number;
   json?: boolean;
 }
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 function seconds(v: string): number {
   const n = Number(v);

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { parseDestinationRef } from '../deploy/image-ref.js';
 import { kustomizeFiles } from '../deploy/kustomize.js';
 import { dnsLabel } from '../deploy/manifest.js';
@@ -16,6 +16,7 @@ import {
 import { renderToStdout, writeManifests } from '../deploy/write.js';
 import { ModelcarError, messageOf } from '../errors.js';
 import { VERSION } from '../version.js';
+import { positiveNumber } from './arguments.js';
 
 /** Where release builds of the Containerfile are to be published; override with --modelcar-image. */
 export const DEFAULT_MODELCAR_IMAGE = `quay.io/modelcar/modelcar:${VERSION}`;
@@ -37,12 +38,6 @@ interface PipelineFlags {
   output?: string;
   kustomize?: string;
   overlay?: string;
-}
-
-function positiveNumber(v: string): number {
-  const n = Number(v);
-  if (!(n > 0)) throw new InvalidArgumentError('--model-size must be a positive number of GB');
-  return n;
 }
 
 export function register(program: Command): void {
@@ -69,7 +64,7 @@ export function register(program: Command): void {
     .option(
       '--model-size <GB>',
       `model size, to size timeouts: ${TIMEOUT_BASE_MINUTES} min + 2 x size at ${ASSUMED_THROUGHPUT_MBPS} MB/s (default without it: ${goDuration(UNKNOWN_SIZE_TIMEOUT_MINUTES)})`,
-      positiveNumber,
+      positiveNumber('--model-size', 'a positive number of GB'),
     )
     .option(
       '--hf-token-secret <name>',

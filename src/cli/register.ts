@@ -1,7 +1,8 @@
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { ModelRegistryClient } from '../registry-model/client.js';
 import { type RegisterResult, registerModel } from '../registry-model/register.js';
 import { tokenSource } from '../registry-model/token.js';
+import { wholeNumber } from './arguments.js';
 
 interface RegisterFlags {
   image: string;
@@ -21,13 +22,6 @@ interface RegisterFlags {
   author?: string;
   registryName?: string;
   json?: boolean;
-}
-
-function count(flag: string) {
-  return (v: string): number => {
-    if (!/^[0-9]+$/.test(v)) throw new InvalidArgumentError(`${flag} must be a whole number >= 0`);
-    return Number(v);
-  };
 }
 
 export function register(program: Command): void {
@@ -51,8 +45,8 @@ export function register(program: Command): void {
     .option('--source-revision <rev>', 'source commit (property source_revision)')
     .option('--model-format <name>', 'artifact modelFormatName, e.g. safetensors')
     .option('--model-format-version <v>', 'artifact modelFormatVersion, e.g. 1')
-    .option('--file-count <n>', 'number of model files (property file_count)', count('--file-count'))
-    .option('--total-bytes <n>', 'model size in bytes (property total_bytes)', count('--total-bytes'))
+    .option('--file-count <n>', 'number of model files (property file_count)', wholeNumber(0, '--file-count'))
+    .option('--total-bytes <n>', 'model size in bytes (property total_bytes)', wholeNumber(0, '--total-bytes'))
     .option('--description <text>', 'version description (also the model description when it is created)')
     .option('--author <name>', 'version author (also the model owner when it is created)')
     .option(

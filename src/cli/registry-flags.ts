@@ -1,7 +1,7 @@
 /** The registry connection flags shared by every command that talks to a registry (build, copy, inspect, ...). */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { RegistryOptions } from '../oci/open.js';
-import { parseSize } from './size.js';
+import { collect, parseSize } from './arguments.js';
 
 export interface RegistryFlags {
   authfile?: string;
@@ -39,7 +39,7 @@ export function addRegistryOptions(cmd: Command): Command {
     .option(
       '--sa-token <host>',
       "use the pod's service-account token as the password for this registry host (repeatable; automatic for the OpenShift internal registry)",
-      (v: string, prev: string[]) => [...prev, v],
+      collect,
       [],
     )
     .option(

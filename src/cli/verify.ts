@@ -5,6 +5,7 @@ import { manifestReference, parseImageLocation } from '../oci/reference.js';
 import { formatBytes } from '../plan/plan.js';
 import { HF_TOKEN_FILE_HELP, openSource } from '../source/open.js';
 import { verifyImage } from '../verify/verify.js';
+import { collect } from './arguments.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
 
 interface VerifyFlags extends RegistryFlags {
@@ -16,8 +17,6 @@ interface VerifyFlags extends RegistryFlags {
   platform?: string;
   json?: boolean;
 }
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 export function register(program: Command): void {
   const cmd = program
