@@ -35,6 +35,34 @@ export function isModelcarError(e: unknown): e is ModelcarError {
   return e instanceof ModelcarError;
 }
 
+/**
+ * The errors along a cause chain, outermost first: undici wraps socket errors in `cause`, and a dual-stack connect
+ * fails with an AggregateError holding one error per address (the first is followed).
+ */
+export function errorChain(e: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let cur: unknown = e; cur && chain.length < 6; ) {
+    chain.push(cur);
+    const inner = (cur as { errors?: unknown[] }).errors;
+    cur = (cur as { cause?: unknown }).cause ?? (Array.isArray(inner) ? inner[0] : undefined);
+  }
+  return chain;
+}
+
+/** The codes (ECONNREFUSED, UND_ERR_SOCKET, ...) along a cause chain, outermost first. */
+export function errorCodes(e: unknown): string[] {
+  return errorChain(e).flatMap((x) => {
+    const code = (x as { code?: unknown }).code;
+    return typeof code === 'string' ? [code] : [];
+  });
+}
+
+/** The most telling code of a network failure: the first that is not undici's generic UND_ERR_SOCKET. */
+export function errorCode(e: unknown): string | undefined {
+  const codes = errorCodes(e);
+  return codes.find((c) => c !== 'UND_ERR_SOCKET') ?? codes[0];
+}
+
 /** The message of any thrown value, for wrapping low-level errors into ModelcarErrors. */
 export function messageOf(e: unknown): string {
   if (e instanceof Error) {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Agent, type Dispatcher, request } from 'undici';
-import { ModelcarError, messageOf } from '../errors.js';
+import { errorCode, ModelcarError, messageOf } from '../errors.js';
 import { type TokenSource, tokenSource } from './token.js';
 import type {
   ApiError,
@@ -368,15 +368,4 @@ function clip(s: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we strip
   const printable = s.replace(/[\x00-\x1f\x7f]/g, ' ');
   return printable.length > 200 ? `${printable.slice(0, 200)}…` : printable;
-}
-
-function errorCode(e: unknown): string | undefined {
-  // undici wraps socket errors in `cause`; dual-stack connects fail with an AggregateError holding one per address
-  for (let cur: unknown = e, depth = 0; cur && depth < 5; depth++) {
-    const code = (cur as { code?: unknown }).code;
-    if (typeof code === 'string' && code !== 'UND_ERR_SOCKET') return code;
-    const inner = (cur as { errors?: unknown[] }).errors;
-    cur = (cur as { cause?: unknown }).cause ?? (Array.isArray(inner) ? inner[0] : undefined);
-  }
-  return undefined;
 }

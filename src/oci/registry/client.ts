@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher, request } from 'undici';
-import { ModelcarError, messageOf } from '../../errors.js';
+import { errorCode, errorCodes, ModelcarError, messageOf } from '../../errors.js';
 import { VERSION } from '../../version.js';
 import { apiHost, isLoopbackHost } from '../reference.js';
 import { Authenticator } from './auth.js';
@@ -69,16 +69,6 @@ const TLS_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
-function errorCode(e: unknown): string | undefined {
-  let cur: unknown = e;
-  for (let depth = 0; cur && depth < 5; depth++) {
-    const code = (cur as NodeJS.ErrnoException).code;
-    if (code && code !== 'UND_ERR_SOCKET') return code;
-    cur = (cur as Error).cause;
-  }
-  return (e as NodeJS.ErrnoException)?.code;
-}
-
 export function networkError(registry: string, e: unknown): ModelcarError {
   const code = errorCode(e);
   if (code && TLS_CODES.has(code)) {
@@ -121,15 +111,6 @@ export async function describeFailure(res: Dispatcher.ResponseData): Promise<str
     /* not JSON */
   }
   return text.trim().split('\n')[0]?.slice(0, 200) || `HTTP ${res.statusCode}`;
-}
-
-function isRefused(e: unknown): boolean {
-  let cur: unknown = e;
-  for (let depth = 0; cur && depth < 6; depth++) {
-    if ((cur as NodeJS.ErrnoException).code === 'ECONNREFUSED') return true;
-    cur = (cur as Error).cause;
-  }
-  return false;
 }
 
 export class RegistryClient {
@@ -199,7 +180,8 @@ export class RegistryClient {
       } catch (e) {
         // A registry that never answered is most likely the wrong address, not a restart: say so at once, as skopeo
         // and crane do. Once it has answered, a refused connection means it is restarting: retry.
-        const worthRetrying = retryable && isTransientError(e) && (this.answered || !isRefused(e));
+        const worthRetrying =
+          retryable && isTransientError(e) && (this.answered || !errorCodes(e).includes('ECONNREFUSED'));
         const delay = worthRetrying ? nextDelay(++failures, startedAt, this.retry) : undefined;
         if (delay === undefined) throw e instanceof ModelcarError ? e : networkError(this.registry, e);
         debug(`${opts.method} ${shortUrl(this.url(opts.url))}: ${messageOf(e)}; retry ${failures} in ${ms(delay)}`);

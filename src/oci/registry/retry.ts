@@ -3,6 +3,7 @@
  * registry's own Retry-After when it sends one, and a bound on both the number of tries and the time spent.
  * Pure: the caller sleeps and counts.
  */
+import { errorChain } from '../../errors.js';
 
 export interface RetryPolicy {
   /** Tries after the first one before giving up. */
@@ -52,14 +53,10 @@ const TRANSIENT_CODES = new Set([
 
 /** True when any error in the cause chain is a transient connection failure. */
 export function isTransientError(e: unknown): boolean {
-  let cur: unknown = e;
-  for (let depth = 0; cur && depth < 6; depth++) {
-    const code = (cur as NodeJS.ErrnoException).code;
-    if (code && TRANSIENT_CODES.has(code)) return true;
-    if ((cur as Error).name === 'AbortError') return true;
-    cur = (cur as Error).cause;
-  }
-  return false;
+  return errorChain(e).some((x) => {
+    const code = (x as NodeJS.ErrnoException).code;
+    return (code !== undefined && TRANSIENT_CODES.has(code)) || (x as Error).name === 'AbortError';
+  });
 }
 
 /** Retry-After as milliseconds: delta-seconds or an HTTP date (RFC 9110 10.2.3); undefined when absent or unreadable. */
