@@ -1,8 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { type BaseChoice, type BuildResult, build } from '../build/build.js';
-import { layoutsInside } from '../build/own-output.js';
+import { type BaseChoice, type BuildResult, build } from '../builder/build.js';
+import { layoutsInside } from '../builder/own-output.js';
 import { ModelcarError } from '../errors.js';
 import { DEFAULT_BASE, parsePlatform } from '../image/base.js';
 import { Journal } from '../journal/journal.js';

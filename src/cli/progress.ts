@@ -2,7 +2,7 @@
  * What a build shows while it runs: a live display on a TTY (per file and total: bytes, rate, ETA), plain lines
  * when stderr is a pipe (CI logs), nothing with --quiet. Always on stderr: stdout is for the result.
  */
-import type { BuildEvent } from '../build/build.js';
+import type { BuildEvent } from '../builder/build.js';
 import { formatBytes, type PlannedLayer } from '../plan/plan.js';
 
 export type ProgressStyle = 'live' | 'lines' | 'none';

@@ -4,7 +4,7 @@
  * push child manifests, and the root manifest last so the tag never points at an incomplete image. The bytes of
  * every manifest are pushed unchanged, so every digest is preserved.
  */
-import { mapLimit } from '../build/pool.js';
+import { mapLimit } from '../builder/pool.js';
 import { ModelcarError } from '../errors.js';
 import { type ImageIndex, type ImageManifest, isIndex } from '../image/read-image.js';
 import { type BlobOutcome, copyBlob } from '../oci/copy-blob.js';

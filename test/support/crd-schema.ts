@@ -1,5 +1,5 @@
 /**
- * Strict offline validation of generated manifests against the upstream CRD schemas in `../shared/schemas/`.
+ * Strict offline validation of generated manifests against the upstream CRD schemas vendored in `test/schemas/` (sources and versions in its README).
  *
  * CRD structural schemas never say `additionalProperties: false` (the apiserver prunes instead), so a misspelt or
  * v1beta1-only field would pass a plain JSON-Schema check and be silently dropped on a cluster. We tighten the schema
@@ -14,8 +14,8 @@ import { parse } from 'yaml';
 
 type Schema = Record<string, unknown>;
 
-/** `../shared/schemas` seen from the repository root (tests run from dist/test/support, so walk up from here). */
-export const SCHEMA_DIR = fileURLToPath(new URL('../../../../shared/schemas/', import.meta.url));
+/** `test/schemas` of the checkout (tests run from dist/test/support, so walk up from here). */
+export const SCHEMA_DIR = fileURLToPath(new URL('../../../test/schemas/', import.meta.url));
 
 /** The subset of ObjectMeta a generator may write; unknown keys rejected like everything else. */
 const OBJECT_META: Schema = {

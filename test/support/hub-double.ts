@@ -2,7 +2,6 @@
  * A faithful local Hugging Face Hub for tests: the API endpoints `@huggingface/hub` and our downloader use, resolve
  * URLs that redirect LFS files to a separate "CDN" origin (another port, so another origin), Range support, the Hub's
  * error headers, and fault knobs (dropped connections, flipped bytes, stalls, per-connection rate caps) with counters.
- * Protocol facts: ../../../shared/research/oci-protocol-and-npm-libs.md §4.8.
  */
 import { createCipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';

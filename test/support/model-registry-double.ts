@@ -1,6 +1,6 @@
 /**
  * A faithful HTTP double of the Kubeflow Model Registry REST API (v1alpha3) on 127.0.0.1, for the endpoints modelcar
- * uses, with in-memory state. It is held to the upstream OpenAPI document in `../shared/schemas/`:
+ * uses, with in-memory state. It is held to the upstream OpenAPI document vendored in `test/schemas/`:
  *
  * - every request body is validated against the operation's request schema, with unknown fields rejected (400,
  *   `json: unknown field "x"`) because the Go server decodes with DisallowUnknownFields, and read-only fields
@@ -30,7 +30,7 @@ import { parse } from 'yaml';
 type Json = Record<string, unknown>;
 
 export const OPENAPI_FILE = fileURLToPath(
-  new URL('../../../../shared/schemas/model-registry-openapi.yaml', import.meta.url),
+  new URL('../../../test/schemas/model-registry-openapi.yaml', import.meta.url),
 );
 const PREFIX = '/api/model_registry/v1alpha3';
 
@@ -73,7 +73,7 @@ class Spec {
       text = readFileSync(file, 'utf8');
     } catch (e) {
       throw new Error(
-        `cannot read the Model Registry OpenAPI schema at ${file} (${String(e)}); it must be checked out as ../shared/schemas next to the repository`,
+        `cannot read the Model Registry OpenAPI schema at ${file} (${String(e)}); it is vendored in test/schemas/ (see its README)`,
       );
     }
     this.doc = parse(text) as Json;

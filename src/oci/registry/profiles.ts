@@ -1,7 +1,7 @@
 /**
  * What known registries refuse, known before any byte moves: the planner takes maxLayerBytes from here and the
  * upload engine the chunk rules. Pure: host in, limits out. Flags override every field (see docs/registry.md).
- * Sources: ../shared/research/peers-model-packaging.md ("Per-layer size caps", "Chunk size rules").
+ * Sources: the registries' documented limits, summed up in docs/registry.md.
  */
 
 export interface RegistryLimits {
