@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { parseServingRef } from '../deploy/image-ref.js';
 import { DEFAULT_MAX_MODEL_LEN_CAP, DEFAULT_RUNTIME_IMAGE, defaultName, deployManifests } from '../deploy/kserve.js';
-import { dnsLabel } from '../deploy/manifest.js';
 import { readModelConfig, readModelDir } from '../deploy/model-dir.js';
 import { renderToStdout, writeManifests } from '../deploy/write.js';
 import { ModelcarError, messageOf } from '../errors.js';
@@ -161,7 +160,7 @@ export function register(program: Command): void {
       const result = deployManifests({
         image,
         facts,
-        name: flags.name ? dnsLabel(flags.name, 45) : defaultName(image),
+        name: flags.name ?? defaultName(image),
         ...(flags.namespace ? { namespace: flags.namespace } : {}),
         gpus: flags.gpus,
         gpuMemoryGiB: flags.gpuMemory,

@@ -1,7 +1,6 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { parseDestinationRef } from '../deploy/image-ref.js';
+import { checkK8sValue } from '../deploy/k8s-values.js';
 import { kustomizeFiles } from '../deploy/kustomize.js';
 import { dnsLabel } from '../deploy/manifest.js';
 import {
@@ -13,8 +12,8 @@ import {
   TIMEOUT_BASE_MINUTES,
   UNKNOWN_SIZE_TIMEOUT_MINUTES,
 } from '../deploy/tekton.js';
-import { renderToStdout, writeManifests } from '../deploy/write.js';
-import { ModelcarError, messageOf } from '../errors.js';
+import { renderToStdout, writeFilesInto, writeManifests } from '../deploy/write.js';
+import { ModelcarError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { positiveNumber } from './arguments.js';
 
@@ -91,7 +90,7 @@ export function register(program: Command): void {
     .action(async (flags: PipelineFlags) => {
       const destination = parseDestinationRef(flags.to);
       const opts: PipelineOptions = {
-        name: dnsLabel(flags.name, 52),
+        name: flags.name,
         namespace: flags.namespace,
         source: flags.source,
         ...(flags.sourcePvc ? { sourcePvc: flags.sourcePvc } : {}),
@@ -113,21 +112,12 @@ export function register(program: Command): void {
             '--inline and --kustomize are exclusive',
             'a GitOps base keeps Task and Pipeline apart',
           );
-        const overlay = dnsLabel(flags.overlay ?? destination.repository.split('/').pop() ?? 'model');
-        try {
-          for (const f of kustomizeFiles(result, opts, overlay)) {
-            const path = join(flags.kustomize, f.path);
-            await mkdir(dirname(path), { recursive: true });
-            await writeFile(path, f.content);
-            process.stderr.write(`wrote ${path}\n`);
-          }
-        } catch (e) {
-          throw new ModelcarError(
-            'destination',
-            `cannot write ${flags.kustomize}: ${messageOf(e)}`,
-            'pass a writable --kustomize DIR',
-          );
-        }
+        // A given overlay name is a directory and a name suffix: checked, never rewritten; the default is derived.
+        const overlay = flags.overlay
+          ? checkK8sValue('dns1123-label', flags.overlay, '--overlay')
+          : dnsLabel(destination.repository.split('/').pop() ?? 'model');
+        for (const path of await writeFilesInto(flags.kustomize, kustomizeFiles(result, opts, overlay), '--kustomize'))
+          process.stderr.write(`wrote ${path}\n`);
       }
       if (flags.output) {
         for (const path of await writeManifests(flags.output, result.manifests))

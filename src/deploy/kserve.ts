@@ -4,6 +4,7 @@
  */
 import { ModelcarError } from '../errors.js';
 import { formatRef, type ImageRef, parsePinnedImage } from './image-ref.js';
+import { checkK8sValues } from './k8s-values.js';
 import { dnsLabel, type K8sObject, MANAGED_BY, type Manifest } from './manifest.js';
 import { estimateMemory, type MemoryEstimate } from './memory.js';
 import { type ModelFacts, vllmQuantizationArg } from './model-facts.js';
@@ -272,7 +273,21 @@ export function checkDockerConfig(json: string, image: ImageRef): string[] {
     : [`--pull-secret-file has no credentials for ${image.registry}; the pull will be anonymous`];
 }
 
+/** InferenceService names get `-predictor`, `-vllm` and revision suffixes in the objects KServe derives from them. */
+export const MAX_SERVICE_NAME = 45;
+
 export function deployManifests(o: DeployOptions): DeployResult {
+  checkK8sValues([
+    ['dns1035-label', o.name, '--name', MAX_SERVICE_NAME],
+    ['dns1123-label', o.namespace, '--namespace'],
+    ['quantity', o.cpu, '--cpu'],
+    ['quantity', o.memory, '--memory'],
+    ['dns1123-subdomain', o.pullSecret, '--pull-secret'],
+    ['dns1123-subdomain', o.ociConnection, '--oci-connection'],
+    ['label-value', o.registeredModelId, '--registered-model-id'],
+    ['label-value', o.modelVersionId, '--model-version-id'],
+    ['dns1123-label', o.modelRegistryName, '--model-registry-name'],
+  ]);
   if (!Number.isInteger(o.gpus) || o.gpus < 1) {
     throw new ModelcarError(
       'usage',
@@ -347,5 +362,5 @@ export function deployManifests(o: DeployOptions): DeployResult {
 }
 
 export function defaultName(image: ImageRef): string {
-  return dnsLabel(image.repository.split('/').pop() ?? 'model', 45);
+  return dnsLabel(image.repository.split('/').pop() ?? 'model', MAX_SERVICE_NAME);
 }

@@ -7,6 +7,7 @@ import { ModelcarError } from '../errors.js';
 import { registryNameFromUrl } from '../registry-model/register.js';
 import { isHfRef, parseHfRef } from '../source/hf-ref.js';
 import { formatRef, type ImageRef, isInternalRegistry, parsePinnedImage } from './image-ref.js';
+import { checkK8sValues } from './k8s-values.js';
 import { RESTRICTED_CONTAINER_SECURITY } from './kserve.js';
 import { type K8sObject, MANAGED_BY, type Manifest } from './manifest.js';
 
@@ -58,7 +59,8 @@ export function goDuration(minutes: number): string {
   return h > 0 ? `${h}h${m}m0s` : `${m}m0s`;
 }
 
-const QUANTITY_RE = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/;
+/** PipelineRun names are `<name>-<5 chars>`, and TaskRun and pod names add the task name to that. */
+export const MAX_PIPELINE_NAME = 52;
 
 interface Parts {
   hf: boolean;
@@ -69,6 +71,15 @@ interface Parts {
 }
 
 function check(o: PipelineOptions): Parts {
+  checkK8sValues([
+    ['dns1123-label', o.name, '--name', MAX_PIPELINE_NAME],
+    ['dns1123-label', o.namespace, '--namespace'],
+    ['dns1123-subdomain', o.sourcePvc, '--source-pvc'],
+    ['dns1123-subdomain', o.hfTokenSecret, '--hf-token-secret'],
+    ['dns1123-subdomain', o.registryAuthSecret, '--registry-auth-secret'],
+    ['dns1123-label', o.modelRegistryNamespace, '--model-registry-namespace'],
+    ['quantity', o.cache, '--cache'],
+  ]);
   const hf = isHfRef(o.source);
   if (hf) parseHfRef(o.source);
   if (!hf && !o.sourcePvc) {
@@ -98,13 +109,6 @@ function check(o: PipelineOptions): Parts {
       'usage',
       `pushing to ${o.destination.registry} needs credentials but no --registry-auth-secret was given`,
       'create a kubernetes.io/dockerconfigjson Secret (oc create secret docker-registry ...) and pass its name, or push to the internal registry',
-    );
-  }
-  if (o.cache !== undefined && !QUANTITY_RE.test(o.cache)) {
-    throw new ModelcarError(
-      'usage',
-      `--cache ${JSON.stringify(o.cache)} is not a Kubernetes quantity`,
-      'write a size such as 100Gi',
     );
   }
   if (o.modelSizeGB !== undefined && !(o.modelSizeGB > 0)) {

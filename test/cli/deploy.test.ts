@@ -272,7 +272,7 @@ describe('modelcar pipeline', () => {
       [swap('--to', 'quay.io/acme/granite:r1'), /needs credentials but no --registry-auth-secret/],
       [swap('--source', 'models/granite'), /no --source-pvc holds it/],
       [swap('--modelcar-image', 'quay.io/modelcar/modelcar'), /neither tag nor digest/],
-      [[...base, '--cache', 'lots'], /is not a Kubernetes quantity/],
+      [[...base, '--cache', 'lots'], /--cache "lots" is not a valid Kubernetes quantity/],
       [[...base, '--inline', '--kustomize', join(work, 'x')], /--inline and --kustomize are exclusive/],
     ];
     for (const [args, message] of cases) {
