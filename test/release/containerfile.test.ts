@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { VERSION } from '../../src/version.js';
-import { run } from '../support/cli.js';
+import { run, unprivilegedRoot } from '../support/cli.js';
 import { removeTemp, tempDir } from '../support/fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -120,8 +120,10 @@ describe('the runtime layout the Containerfile assembles', () => {
     const app = join(work, 'opt/modelcar');
     await mkdir(join(app, 'bin'), { recursive: true });
     await mkdir(join(app, 'dist'), { recursive: true });
-    await symlink(join(ROOT, 'dist/src'), join(app, 'dist/src'));
-    await symlink(join(ROOT, 'node_modules'), join(app, 'node_modules'));
+    // Links into a checkout the unprivileged user can reach (a clone may sit in a 0700 directory).
+    const reachable = unprivilegedRoot();
+    await symlink(join(reachable, 'dist/src'), join(app, 'dist/src'));
+    await symlink(join(reachable, 'node_modules'), join(app, 'node_modules'));
     await copyFile(join(ROOT, 'package.json'), join(app, 'package.json'));
     await copyFile(join(ROOT, 'bin/modelcar.js'), join(app, 'bin/modelcar.js'));
     await chmod(join(app, 'bin/modelcar.js'), 0o755);

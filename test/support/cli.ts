@@ -3,15 +3,18 @@
  * environment: no credentials or SOURCE_DATE_EPOCH leak in from the machine running the tests.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requireTool } from './tools.js';
 
-/** bin/modelcar.js, from dist/test/support/cli.js. */
-export const MODELCAR_BIN = fileURLToPath(new URL('../../../bin/modelcar.js', import.meta.url));
+/** The checkout, from dist/test/support/cli.js. */
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** bin/modelcar.js of the checkout. */
+export const MODELCAR_BIN = join(ROOT, 'bin/modelcar.js');
 
 /** An empty HOME shared by every run in this process, so ~/.docker/config.json of the machine is never read. */
 const emptyHome = mkdtempSync(join(tmpdir(), 'modelcar-home-'));
@@ -38,6 +41,34 @@ function cleanEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessE
   const env: NodeJS.ProcessEnv = { HOME: emptyHome, NO_COLOR: '1' };
   for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
   return { ...env, ...extra };
+}
+
+let reachable: string | undefined;
+
+/**
+ * A checkout the unprivileged user can read: the checkout itself when it can, else (a clone inside a 0700 directory
+ * such as `mktemp -d`) a copy of what the CLI needs in a world-readable temporary directory, hard-linked where the
+ * file system allows. Made once per test process.
+ */
+export function unprivilegedRoot(): string {
+  if (reachable) return reachable;
+  const [cmd, ...args] = asUnprivileged(['test', '-r', MODELCAR_BIN]);
+  const probe = spawnSync(cmd as string, args);
+  if (probe.status === 0) {
+    reachable = ROOT;
+    return ROOT;
+  }
+  const copy = mkdtempSync(join(tmpdir(), 'modelcar-cli-'));
+  chmodSync(copy, 0o755);
+  for (const part of ['bin', 'dist', 'node_modules', 'package.json']) {
+    const linked = spawnSync('cp', ['-al', join(ROOT, part), copy]);
+    if (linked.status !== 0) {
+      const copied = spawnSync('cp', ['-a', join(ROOT, part), copy]);
+      if (copied.status !== 0) throw new Error(`cannot copy ${part} for the unprivileged user: ${copied.stderr}`);
+    }
+  }
+  reachable = copy;
+  return copy;
 }
 
 /** `[command, ...args]` that runs `args` as nobody when we are root; unchanged otherwise. */
@@ -70,7 +101,8 @@ export function run(command: readonly string[], opts: CliOptions = {}): Promise<
 
 /** Runs `modelcar ARGS...`. */
 export function modelcar(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
-  return run([process.execPath, MODELCAR_BIN, ...args], opts);
+  const bin = opts.unprivileged ? join(unprivilegedRoot(), 'bin/modelcar.js') : MODELCAR_BIN;
+  return run([process.execPath, bin, ...args], opts);
 }
 
 /** Runs `modelcar ARGS...`, fails the test with its stderr unless it exits 0. */
