@@ -1,17 +1,22 @@
 /**
  * An OCI image layout on disk (image-spec layout.md): `oci-layout`, `index.json`, `blobs/sha256/<hex>`.
  * Every blob is written once to a temporary file and renamed into place only after its digest checks out, and
- * `index.json` is replaced atomically, last: a crash never leaves a tag pointing at a half-written image.
+ * `index.json` is replaced atomically, last: a crash never leaves a tag pointing at a half-written image. Index
+ * updates hold `index.json.lock`, so concurrent builds and copies into one layout keep every tag; temporary files
+ * that crashed runs left behind are removed by the next writer.
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { access, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { diskFullError } from '../../disk-full.js';
 import { ModelcarError, messageOf } from '../../errors.js';
 import { checkBlob, DigestCounter } from '../digest-stream.js';
 import { MediaType } from '../media-types.js';
 import type { BlobToPush, Descriptor, FetchedManifest, PushedBlob, Repository } from '../repository.js';
+import { IndexLock } from './index-lock.js';
+import { ownedTempName, removeLeftovers } from './leftovers.js';
 
 const REF_NAME = 'org.opencontainers.image.ref.name';
 
@@ -97,6 +102,7 @@ export class LayoutRepository implements Repository {
         await writeFile(join(this.root, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
       }
       await this.readIndex();
+      await removeLeftovers([this.root, join(this.root, 'blobs', 'sha256')]);
     } catch (e) {
       if (e instanceof ModelcarError) throw e;
       throw new ModelcarError(
@@ -154,7 +160,7 @@ export class LayoutRepository implements Repository {
       return { digest: blob.digest, size: blob.size, uploaded: false };
     }
     const dir = join(this.root, 'blobs', 'sha256');
-    const tmp = join(dir, `.partial-${randomBytes(8).toString('hex')}`);
+    const tmp = join(dir, ownedTempName('partial'));
     const counter = new DigestCounter();
     try {
       await pipeline(counter.pass(blob.open()), createWriteStream(tmp));
@@ -165,6 +171,8 @@ export class LayoutRepository implements Repository {
     } catch (e) {
       await rm(tmp, { force: true });
       if (e instanceof ModelcarError) throw e;
+      const full = await diskFullError(e, dir, 'the blob', blob.size);
+      if (full) throw full;
       throw new ModelcarError(
         'destination',
         `writing a blob to ${this.label} failed: ${messageOf(e)}`,
@@ -181,22 +189,49 @@ export class LayoutRepository implements Repository {
         yield bytes;
       },
     });
-    const index = await this.readIndex();
     const desc: Descriptor = {
       mediaType,
       digest: pushed.digest,
       size: bytes.length,
       ...(tag ? { annotations: { [REF_NAME]: tag } } : {}),
     };
-    // A tag names one image: drop the entry it pointed at before, and an untagged duplicate of this one.
-    index.manifests = index.manifests.filter((m) => {
-      const name = m.annotations?.[REF_NAME];
-      return tag ? name !== tag && !(name === undefined && m.digest === desc.digest) : m.digest !== desc.digest;
-    });
-    index.manifests.push(desc);
-    const tmp = join(this.root, `.index-${randomBytes(6).toString('hex')}.json`);
-    await writeFile(tmp, `${JSON.stringify(index)}\n`);
-    await rename(tmp, join(this.root, 'index.json'));
+    // Read, change and replace under the lock: another writer's tag added meanwhile is kept, not overwritten.
+    const lock = await IndexLock.acquire(this.root, this.label);
+    try {
+      const index = await this.readIndex();
+      // A tag names one image: drop the entry it pointed at before, and an untagged duplicate of this one.
+      index.manifests = index.manifests.filter((m) => {
+        const name = m.annotations?.[REF_NAME];
+        return tag ? name !== tag && !(name === undefined && m.digest === desc.digest) : m.digest !== desc.digest;
+      });
+      index.manifests.push(desc);
+      await this.writeIndex(index);
+    } finally {
+      await lock.release();
+    }
     return pushed.digest;
+  }
+
+  private async writeIndex(index: IndexJson): Promise<void> {
+    const text = `${JSON.stringify(index)}\n`;
+    const tmp = join(this.root, ownedTempName('index'));
+    try {
+      await writeFile(tmp, text);
+      await rename(tmp, join(this.root, 'index.json'));
+    } catch (e) {
+      await rm(tmp, { force: true });
+      const full = await diskFullError(e, join(this.root, 'index.json'), 'the new index', Buffer.byteLength(text));
+      throw (
+        full ??
+        new ModelcarError(
+          'destination',
+          `cannot write ${this.label}/index.json: ${messageOf(e)}`,
+          'check permissions',
+          {
+            cause: e,
+          },
+        )
+      );
+    }
   }
 }
