@@ -16,6 +16,7 @@ export type ErrorKind =
   | 'network' // a connection could not be made or was lost for good
   | 'model-registry' // the Kubeflow Model Registry refused or failed
   | 'cluster' // the Kubernetes API refused or failed
+  | 'trust' // a key, signature or attestation is missing, unreadable or does not verify
   | 'interrupted' // the user stopped the run (Ctrl-C, SIGTERM)
   | 'internal';
 
