@@ -75,13 +75,21 @@ export async function startSigstore(): Promise<SigstoreDouble> {
   const ctlog = await initializeCTLog(keyPair());
   const ca = await initializeCA(keyPair(), ctlog);
   const tlog = await initializeTLog(rekorUrl, keyPair());
-  const tsa = await initializeTSA(keyPair());
+  // The TSA's clock is set to the current whole second before each request: the mock writes GeneralizedTime
+  // fractions without trailing zeros (".12"), which @sigstore/core's parser refuses ("invalid time") about one time
+  // in ten. A real TSA writes whole seconds or three digits.
+  const tsaClock = new Date();
+  const tsa = await initializeTSA(keyPair(), tsaClock);
   for (const [prefix, handler] of [
     [fulcioUrl, fulcioHandler(ca)],
     [rekorUrl, rekorHandler(tlog)],
     [`${base}/tsa`, tsaHandler(tsa)],
   ] as const) {
-    routes.set(`${new URL(prefix).pathname}${handler.path}`, handler.fn);
+    const tick = prefix.endsWith('/tsa') ? () => tsaClock.setTime(Math.floor(Date.now() / 1000) * 1000) : () => {};
+    routes.set(`${new URL(prefix).pathname}${handler.path}`, (body) => {
+      tick();
+      return handler.fn(body);
+    });
   }
 
   const validFor = { start: new Date(Date.now() - 3600_000), end: undefined };
