@@ -3,6 +3,8 @@ import { type Command, Option } from 'commander';
 import { parseServingRef } from '../deploy/image-ref.js';
 import { DEFAULT_MAX_MODEL_LEN_CAP, DEFAULT_RUNTIME_IMAGE, defaultName, deployManifests } from '../deploy/kserve.js';
 import { readModelConfig, readModelDir } from '../deploy/model-dir.js';
+import { parseNodeSelector, parseToleration } from '../deploy/placement.js';
+import { STORAGE_MODES, type StorageMode } from '../deploy/storage-mode.js';
 import { renderToStdout, writeManifests } from '../deploy/write.js';
 import { ModelcarError, messageOf } from '../errors.js';
 import { collect, positiveNumber, wholeNumber } from './arguments.js';
@@ -20,7 +22,12 @@ interface DeployFlags {
   dtype?: string;
   quantization?: string;
   vllmArg: string[];
-  mode: 'modelcar' | 'image-volume';
+  mode: StorageMode;
+  kind: 'inferenceservice' | 'llm';
+  nodeSelector: string[];
+  toleration: string[];
+  prepull?: boolean;
+  connection?: string;
   deploymentMode: 'RawDeployment' | 'Serverless';
   cpu: string;
   memory: string;
@@ -78,10 +85,40 @@ export function register(program: Command): void {
     .addOption(
       new Option(
         '--mode <mode>',
-        'modelcar: oci:// sidecar; image-volume: oci+native:// (KServe >= 0.20, Kubernetes >= 1.33)',
+        'how KServe reads the image: modelcar = oci:// sidecar; image-volume = oci+native:// (KServe >= 0.20, ' +
+          'Kubernetes >= 1.33, CRI-O or containerd >= 2.1); fetch = oci+fetch:// copy by the storage initializer ' +
+          '(KServe after 0.20). `modelcar doctor --only cluster` says which one your cluster has',
       )
-        .choices(['modelcar', 'image-volume'])
+        .choices([...STORAGE_MODES])
         .default('modelcar'),
+    )
+    .addOption(
+      new Option(
+        '--kind <kind>',
+        'inferenceservice: ServingRuntime + InferenceService; llm: LLMInferenceService (llm-d, serving.kserve.io/v1alpha2)',
+      )
+        .choices(['inferenceservice', 'llm'])
+        .default('inferenceservice'),
+    )
+    .option(
+      '--node-selector <label=value>',
+      'run the serving pods (and --prepull) only on nodes with this label (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--toleration <key[=value]:effect>',
+      'tolerate this taint, spelt as kubectl taint does, e.g. nvidia.com/gpu:NoSchedule (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--prepull',
+      'also write a DaemonSet that pulls the model and runtime images onto those nodes (default: GPU nodes) ahead of the first pod',
+    )
+    .option(
+      '--connection <name>',
+      'write an OpenShift AI OCI connection Secret NAME (credentials from --pull-secret-file, else anonymous) and use it',
     )
     .addOption(
       new Option('--deployment-mode <mode>', 'KServe deployment mode annotation')
@@ -128,11 +165,11 @@ export function register(program: Command): void {
           'pass both (modelcar build --register prints them)',
         );
       }
-      if (flags.pullSecretFile && !flags.pullSecret && !flags.ociConnection) {
+      if (flags.pullSecretFile && !flags.pullSecret && !flags.ociConnection && !flags.connection) {
         throw new ModelcarError(
           'usage',
           '--pull-secret-file needs a Secret name',
-          'add --pull-secret NAME or --oci-connection NAME',
+          'add --connection NAME (an OpenShift AI connection) or --pull-secret NAME',
         );
       }
       if (flags.pullSecretFile && !flags.output) {
@@ -170,6 +207,13 @@ export function register(program: Command): void {
         ...(flags.quantization ? { quantization: flags.quantization } : {}),
         extraArgs: flags.vllmArg,
         mode: flags.mode,
+        kind: flags.kind,
+        placement: {
+          nodeSelector: parseNodeSelector(flags.nodeSelector),
+          tolerations: flags.toleration.map(parseToleration),
+        },
+        ...(flags.prepull ? { prepull: true } : {}),
+        ...(flags.connection ? { connection: flags.connection } : {}),
         deploymentMode: flags.deploymentMode,
         cpu: flags.cpu,
         memory: flags.memory,

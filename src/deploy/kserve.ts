@@ -3,11 +3,19 @@
  * config, and an InferenceService pointing at the image by digest. Pure: returns objects; the CLI writes them.
  */
 import { ModelcarError } from '../errors.js';
-import { formatRef, type ImageRef, parsePinnedImage } from './image-ref.js';
+import { ANONYMOUS_DOCKER_CONFIG, connectionSecret } from './connection.js';
+import { type ImageRef, parsePinnedImage } from './image-ref.js';
 import { checkK8sValues } from './k8s-values.js';
-import { dnsLabel, type K8sObject, MANAGED_BY, type Manifest } from './manifest.js';
+import { llmInferenceService } from './llm.js';
+import { dnsLabel, type K8sObject, MANAGED_BY, type Manifest, RESTRICTED_CONTAINER_SECURITY } from './manifest.js';
+
+export { RESTRICTED_CONTAINER_SECURITY } from './manifest.js';
+
 import { estimateMemory, type MemoryEstimate } from './memory.js';
 import { type ModelFacts, vllmQuantizationArg } from './model-facts.js';
+import { NO_PLACEMENT, type Placement, podPlacement } from './placement.js';
+import { prepullDaemonSet } from './prepull.js';
+import { MODE_REQUIREMENTS, type StorageMode, storageUriFor } from './storage-mode.js';
 
 /**
  * vLLM's own OpenAI-compatible server image, pinned to a release. Override with --runtime-image, ideally by digest
@@ -19,8 +27,9 @@ export const DEFAULT_MAX_MODEL_LEN_CAP = 32768;
 /** When the config does not say, vLLM would fall back to 2048; we assume this for the estimate only. */
 const ASSUMED_CONTEXT = 4096;
 
-export type StorageMode = 'modelcar' | 'image-volume';
 export type DeploymentMode = 'RawDeployment' | 'Serverless';
+/** What serves the model: an InferenceService with our vLLM ServingRuntime, or an LLMInferenceService (llm-d). */
+export type ServingKind = 'inferenceservice' | 'llm';
 
 export interface DeployOptions {
   image: ImageRef & { digest: string };
@@ -36,7 +45,15 @@ export interface DeployOptions {
   /** More vLLM arguments, appended as given (e.g. `--enable-prefix-caching`). */
   extraArgs?: readonly string[];
   mode: StorageMode;
+  /** @default 'inferenceservice' */
+  kind?: ServingKind;
   deploymentMode: DeploymentMode;
+  /** Node selector and tolerations of the serving pods (and of the pre-pull DaemonSet). */
+  placement?: Placement;
+  /** Also write a DaemonSet that pulls the images onto the nodes ahead of the first pod. */
+  prepull?: boolean;
+  /** Write the OpenShift AI OCI connection Secret of this name (and reference it). */
+  connection?: string;
   cpu: string;
   memory: string;
   pullSecret?: string;
@@ -57,14 +74,6 @@ export interface DeployResult {
 }
 
 const GPU = 'nvidia.com/gpu';
-
-/** Restricted-v2 compatible and least privilege; no UID: OpenShift assigns one from the namespace range. */
-export const RESTRICTED_CONTAINER_SECURITY = {
-  allowPrivilegeEscalation: false,
-  capabilities: { drop: ['ALL'] },
-  runAsNonRoot: true,
-  seccompProfile: { type: 'RuntimeDefault' },
-} as const;
 
 function resolveMaxModelLen(o: DeployOptions): number | undefined {
   const max = o.facts.maxContext;
@@ -122,7 +131,7 @@ export function vllmArgs(o: DeployOptions, maxModelLen: number | undefined): str
   return args;
 }
 
-function resources(o: DeployOptions): Record<string, unknown> {
+export function resources(o: DeployOptions): Record<string, unknown> {
   return {
     requests: { cpu: o.cpu, memory: o.memory, [GPU]: String(o.gpus) },
     limits: { memory: o.memory, [GPU]: String(o.gpus) },
@@ -173,21 +182,27 @@ export function servingRuntime(o: DeployOptions, args: string[]): K8sObject {
 }
 
 export function storageUri(o: DeployOptions): string {
-  const ref = formatRef({ registry: o.image.registry, repository: o.image.repository, digest: o.image.digest });
-  return `${o.mode === 'image-volume' ? 'oci+native://' : 'oci://'}${ref}`;
+  return storageUriFor(o.mode, o.image);
 }
 
-export function inferenceService(o: DeployOptions): K8sObject {
-  const labels: Record<string, string> = { ...MANAGED_BY, 'opendatahub.io/dashboard': 'true' };
+/** The Model Registry labels the OpenShift AI dashboard links a deployment to its registered version with. */
+export function registryLabels(o: DeployOptions): Record<string, string> {
+  const labels: Record<string, string> = {};
   if (o.registeredModelId) labels['modelregistry.opendatahub.io/registered-model-id'] = o.registeredModelId;
   if (o.modelVersionId) labels['modelregistry.opendatahub.io/model-version-id'] = o.modelVersionId;
   if (o.modelRegistryName) labels['modelregistry.opendatahub.io/name'] = o.modelRegistryName;
+  return labels;
+}
+
+export function inferenceService(o: DeployOptions): K8sObject {
+  const labels: Record<string, string> = { ...MANAGED_BY, 'opendatahub.io/dashboard': 'true', ...registryLabels(o) };
   const annotations: Record<string, string> = {
     'openshift.io/display-name': o.name,
     'serving.kserve.io/deploymentMode': o.deploymentMode,
   };
   // The OpenShift AI webhook turns this into predictor imagePullSecrets from the connection Secret.
-  if (o.ociConnection) annotations['opendatahub.io/connections'] = o.ociConnection;
+  const connection = connectionName(o);
+  if (connection) annotations['opendatahub.io/connections'] = connection;
   return {
     apiVersion: 'serving.kserve.io/v1beta1',
     kind: 'InferenceService',
@@ -196,6 +211,7 @@ export function inferenceService(o: DeployOptions): K8sObject {
       predictor: {
         // Scale-to-zero would unload a multi-GB model and make the next request wait for a GPU pod to start.
         minReplicas: 1,
+        ...podPlacement(o.placement ?? NO_PLACEMENT),
         ...(o.pullSecret ? { imagePullSecrets: [{ name: o.pullSecret }] } : {}),
         model: {
           modelFormat: { name: 'vLLM' },
@@ -208,44 +224,42 @@ export function inferenceService(o: DeployOptions): K8sObject {
   };
 }
 
-/** The registry base the OpenShift AI OCI connection type calls OCI_HOST: scheme, host and organisation. */
-export function ociHost(image: ImageRef): string {
-  const parts = image.repository.split('/');
-  const org = parts.length > 1 ? `/${parts.slice(0, -1).join('/')}` : '';
-  return `https://${image.registry}${org}`;
+/** The connection a deployment references: one it writes (--connection) or one that exists (--oci-connection). */
+export function connectionName(o: DeployOptions): string | undefined {
+  return o.connection ?? o.ociConnection;
 }
 
-function b64(s: string): string {
-  return Buffer.from(s, 'utf8').toString('base64');
-}
-
-/** Only when the user passed --pull-secret-file: a Secret for the pull credentials, as plain pull secret or as an OpenShift AI OCI connection. */
-export function pullSecret(o: DeployOptions): K8sObject | undefined {
-  if (o.pullSecretJson === undefined) return undefined;
-  const name = o.ociConnection ?? o.pullSecret;
-  if (!name)
-    throw new ModelcarError(
-      'internal',
-      'pull secret without a name',
-      'pass --pull-secret NAME or --oci-connection NAME',
-    );
-  const data: Record<string, string> = { '.dockerconfigjson': b64(o.pullSecretJson) };
-  const metadata: Record<string, unknown> = {
-    name,
+/**
+ * The Secret deploy writes, if any: the OpenShift AI connection (--connection, or --oci-connection with
+ * --pull-secret-file), or a plain pull secret (--pull-secret with --pull-secret-file).
+ */
+export function pullSecret(o: DeployOptions): { doc: K8sObject; sensitive: boolean } | undefined {
+  const connection = connectionName(o);
+  if (o.pullSecretJson === undefined && !o.connection) return undefined;
+  const dockerConfigJson = o.pullSecretJson ?? ANONYMOUS_DOCKER_CONFIG;
+  const sensitive = o.pullSecretJson !== undefined;
+  if (connection) {
+    const doc = connectionSecret({
+      name: connection,
+      image: o.image,
+      dockerConfigJson,
+      ...(o.namespace ? { namespace: o.namespace } : {}),
+    });
+    return { doc, sensitive };
+  }
+  if (!o.pullSecret) {
+    throw new ModelcarError('internal', 'pull secret without a name', 'pass --pull-secret NAME or --connection NAME');
+  }
+  const metadata = {
+    name: o.pullSecret,
     ...(o.namespace ? { namespace: o.namespace } : {}),
     labels: { ...MANAGED_BY },
   };
-  if (o.ociConnection) {
-    data.OCI_HOST = b64(ociHost(o.image));
-    metadata.labels = { ...MANAGED_BY, 'opendatahub.io/dashboard': 'true' };
-    metadata.annotations = {
-      // The protocol annotation is the current one; the type ref is what older dashboards read.
-      'opendatahub.io/connection-type-protocol': 'oci',
-      'opendatahub.io/connection-type-ref': 'oci-v1',
-      'openshift.io/display-name': name,
-    };
-  }
-  return { apiVersion: 'v1', kind: 'Secret', metadata, type: 'kubernetes.io/dockerconfigjson', data };
+  const data = { '.dockerconfigjson': Buffer.from(dockerConfigJson, 'utf8').toString('base64') };
+  return {
+    doc: { apiVersion: 'v1', kind: 'Secret', metadata, type: 'kubernetes.io/dockerconfigjson', data },
+    sensitive,
+  };
 }
 
 /** Checks a dockerconfigjson file's shape without ever echoing its content. */
@@ -284,6 +298,7 @@ export function deployManifests(o: DeployOptions): DeployResult {
     ['quantity', o.memory, '--memory'],
     ['dns1123-subdomain', o.pullSecret, '--pull-secret'],
     ['dns1123-subdomain', o.ociConnection, '--oci-connection'],
+    ['dns1123-subdomain', o.connection, '--connection'],
     ['label-value', o.registeredModelId, '--registered-model-id'],
     ['label-value', o.modelVersionId, '--model-version-id'],
     ['dns1123-label', o.modelRegistryName, '--model-registry-name'],
@@ -302,11 +317,18 @@ export function deployManifests(o: DeployOptions): DeployResult {
       'vLLM shards heads across GPUs (tensor parallel): pick a GPU count that divides the head count, such as 1, 2, 4 or 8',
     );
   }
-  if (o.pullSecret && o.ociConnection) {
+  if ([o.pullSecret, o.ociConnection, o.connection].filter((x) => x !== undefined).length > 1) {
     throw new ModelcarError(
       'usage',
-      '--pull-secret and --oci-connection are exclusive',
-      'pick one way to authenticate the pull',
+      '--pull-secret, --oci-connection and --connection are exclusive',
+      'pick one way to authenticate the pull: --connection NAME writes an OpenShift AI connection, --oci-connection NAME uses one that exists',
+    );
+  }
+  if (o.prepull && o.mode === 'fetch') {
+    throw new ModelcarError(
+      'usage',
+      '--prepull does nothing for --mode fetch',
+      "oci+fetch:// is downloaded by KServe's storage initializer, not pulled by the kubelet; drop --prepull, or use --mode modelcar or image-volume",
     );
   }
   parsePinnedImage(o.runtimeImage, '--runtime-image');
@@ -331,33 +353,58 @@ export function deployManifests(o: DeployOptions): DeployResult {
     estimate.neededBytes !== undefined
       ? `memory estimate: ~${(estimate.neededBytes / 1024 ** 3).toFixed(1)} GiB needed of ~${(estimate.availableBytes / 1024 ** 3).toFixed(1)} GiB usable (${o.gpus} x ${o.gpuMemoryGiB} GiB at 0.9)${estimate.fits ? '' : ' -- MAY NOT FIT'}`
       : 'memory estimate: unknown (config lacks shape or sizes)';
-  const storageNote =
-    o.mode === 'image-volume'
-      ? 'storageUri oci+native:// mounts the image as a Kubernetes ImageVolume: needs KServe >= 0.20 and Kubernetes >= 1.33\n' +
-        '(ImageVolume feature gate on 1.33-1.34). OpenShift AI honours it only for the MLServer runtime.'
-      : 'storageUri oci:// runs the image as a modelcar sidecar: needs enableModelcar (on by default in OpenShift AI).';
+  const storageNote = MODE_REQUIREMENTS[o.mode];
+  const kind = o.kind ?? 'inferenceservice';
 
   const manifests: Manifest[] = [];
   if (secret) {
     manifests.push({
       file: 'secret.yaml',
-      doc: secret,
-      sensitive: true,
-      comment: 'Registry credentials from --pull-secret-file. Keep this file out of git (or seal it).',
+      doc: secret.doc,
+      sensitive: secret.sensitive,
+      comment: secret.sensitive
+        ? 'Registry credentials from --pull-secret-file. Keep this file out of git (or seal it).'
+        : 'OpenShift AI connection for a registry that needs no credentials (empty auths).',
     });
   }
-  manifests.push(
-    {
-      file: 'servingruntime.yaml',
-      doc: servingRuntime(o, args),
-      comment: `vLLM arguments derived from the model (${o.facts.architecture}); ${estimateLine}`,
-    },
-    {
-      file: 'inferenceservice.yaml',
-      doc: inferenceService(o),
-      comment: `Pinned by digest: never a tag.\n${storageNote}`,
-    },
-  );
+  if (kind === 'llm') {
+    manifests.push({
+      file: 'llminferenceservice.yaml',
+      doc: llmInferenceService(o, args),
+      comment: `vLLM arguments derived from the model (${o.facts.architecture}); ${estimateLine}\nPinned by digest: never a tag.\n${storageNote}`,
+    });
+  } else {
+    manifests.push(
+      {
+        file: 'servingruntime.yaml',
+        doc: servingRuntime(o, args),
+        comment: `vLLM arguments derived from the model (${o.facts.architecture}); ${estimateLine}`,
+      },
+      {
+        file: 'inferenceservice.yaml',
+        doc: inferenceService(o),
+        comment: `Pinned by digest: never a tag.\n${storageNote}`,
+      },
+    );
+  }
+  if (o.prepull && o.mode !== 'fetch') {
+    const pull = o.pullSecret ?? connectionName(o);
+    manifests.push({
+      file: 'prepull-daemonset.yaml',
+      doc: prepullDaemonSet({
+        name: o.name,
+        image: o.image,
+        mode: o.mode,
+        runtimeImage: o.runtimeImage,
+        placement: o.placement ?? NO_PLACEMENT,
+        ...(o.namespace ? { namespace: o.namespace } : {}),
+        ...(pull ? { pullSecret: pull } : {}),
+      }),
+      comment:
+        'Pulls the model (and runtime) image onto the serving nodes ahead of the first pod, and keeps it there.\n' +
+        'Delete it when the model is retired: oc delete daemonset -l app.kubernetes.io/component=model-prepull',
+    });
+  }
   return { manifests, args, maxModelLen, estimate, warnings };
 }
 

@@ -46,3 +46,11 @@ export function dnsLabel(input: string, max = 63): string {
     .replace(/-+$/, '');
   return s === '' ? 'model' : s;
 }
+
+/** Restricted-v2 compatible and least privilege; no UID: OpenShift assigns one from the namespace range. */
+export const RESTRICTED_CONTAINER_SECURITY = {
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+  runAsNonRoot: true,
+  seccompProfile: { type: 'RuntimeDefault' },
+} as const;

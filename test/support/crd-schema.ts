@@ -182,6 +182,7 @@ const CRD_FILES: Record<string, string> = {
   TaskRun: '300-taskrun.yaml',
   InferenceService: 'serving.kserve.io_inferenceservices.yaml',
   ServingRuntime: 'serving.kserve.io_servingruntimes.yaml',
+  LLMInferenceService: 'serving.kserve.io_llminferenceservices.yaml',
 };
 
 const str = { type: 'string', minLength: 1 };
@@ -255,11 +256,98 @@ const CORE_SCHEMAS: Record<string, Schema> = {
 
 const coreCompiled = new Map<string, ValidateFunction>();
 
+const LABELS = { type: 'object', additionalProperties: { type: 'string', maxLength: 63 } };
+
+/**
+ * apps/v1 DaemonSet: the wrapper strict by hand (selector, update strategy, template metadata), the pod spec by the
+ * upstream core/v1 PodSpec schema that KServe's LLMInferenceService CRD embeds as `spec.template` (see the README).
+ */
+function daemonSetSchema(): Schema {
+  const podSpec = strictify(
+    ((crdSchema('serving.kserve.io_llminferenceservices.yaml', 'v1alpha2').schema.properties as Schema).spec as Schema)
+      .properties as Schema,
+  ) as Schema;
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['apiVersion', 'kind', 'metadata', 'spec'],
+    properties: {
+      apiVersion: { const: 'apps/v1' },
+      kind: { const: 'DaemonSet' },
+      metadata: { ...OBJECT_META, required: ['name'] },
+      spec: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['selector', 'template'],
+        properties: {
+          selector: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['matchLabels'],
+            properties: { matchLabels: LABELS },
+          },
+          updateStrategy: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              type: { enum: ['RollingUpdate', 'OnDelete'] },
+              rollingUpdate: {
+                type: 'object',
+                additionalProperties: false,
+                properties: {
+                  maxUnavailable: { anyOf: [{ type: 'integer' }, { type: 'string', pattern: '^[0-9]+%$' }] },
+                  maxSurge: { anyOf: [{ type: 'integer' }, { type: 'string', pattern: '^[0-9]+%$' }] },
+                },
+              },
+            },
+          },
+          minReadySeconds: { type: 'integer' },
+          revisionHistoryLimit: { type: 'integer' },
+          template: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['metadata', 'spec'],
+            properties: {
+              metadata: {
+                type: 'object',
+                additionalProperties: false,
+                properties: { labels: LABELS, annotations: { type: 'object' } },
+              },
+              spec: { ...(podSpec.template as Schema), required: ['containers'] },
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+/** The DaemonSet's template labels must match its selector, or the API server refuses it. */
+function selectorMatches(doc: Schema): string[] {
+  const spec = doc.spec as Schema | undefined;
+  const want = ((spec?.selector as Schema | undefined)?.matchLabels ?? {}) as Record<string, string>;
+  const have = (((spec?.template as Schema | undefined)?.metadata as Schema | undefined)?.labels ?? {}) as Record<
+    string,
+    string
+  >;
+  return Object.entries(want)
+    .filter(([k, v]) => have[k] !== v)
+    .map(([k]) => `/spec/template/metadata/labels: selector label ${k} does not match`);
+}
+
 /** Validate any document we generate; unknown kinds are an error so nothing slips through unchecked. */
 export function validateManifest(doc: unknown): string[] {
   const kind = String((doc as Schema)?.kind);
   const file = CRD_FILES[kind];
   if (file) return crdValidator(file).validate(doc);
+  if (kind === 'DaemonSet') {
+    let ds = coreCompiled.get(kind);
+    if (!ds) {
+      ds = newAjv().compile(daemonSetSchema());
+      coreCompiled.set(kind, ds);
+    }
+    return [...(ds(doc) ? [] : describe(ds.errors)), ...selectorMatches(doc as Schema)];
+  }
   const core = CORE_SCHEMAS[kind];
   if (!core) return [`no schema for kind ${kind}`];
   let fn = coreCompiled.get(kind);

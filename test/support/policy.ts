@@ -127,7 +127,7 @@ export function storageUris(docs: readonly Obj[]): string[] {
     .map((d) => String((((d.spec as Obj).predictor as Obj).model as Obj | undefined)?.storageUri));
 }
 
-export const PINNED_STORAGE_URI = /^oci(\+native)?:\/\/[^@\s]+@sha256:[a-f0-9]{64}$/;
+export const PINNED_STORAGE_URI = /^oci(\+native|\+fetch)?:\/\/[^@\s]+@sha256:[a-f0-9]{64}$/;
 
 /** restricted-v2 rules for the serving runtime's containers (KServe adds the modelcar sidecar itself). */
 export function servingPolicyViolations(docs: readonly Obj[]): string[] {
@@ -138,6 +138,26 @@ export function servingPolicyViolations(docs: readonly Obj[]): string[] {
     });
     for (const { path, key } of walk(d)) {
       if (key === 'runAsUser' || key === 'fsGroup') out.push(`ServingRuntime${path}: fixed ${key}`);
+    }
+  }
+  // The pod templates we write in full: the pre-pull DaemonSet and the LLMInferenceService's main container.
+  const templates: Array<{ kind: string; spec: unknown; at: string }> = [
+    ...docs
+      .filter((x) => x.kind === 'DaemonSet')
+      .map((d) => ({ kind: 'DaemonSet', spec: ((d.spec as Obj).template as Obj).spec, at: 'spec/template/spec' })),
+    ...docs
+      .filter((x) => x.kind === 'LLMInferenceService')
+      .map((d) => ({ kind: 'LLMInferenceService', spec: (d.spec as Obj).template, at: 'spec/template' })),
+  ];
+  for (const t of templates) {
+    if (!isObj(t.spec)) continue;
+    arr(t.spec.containers).forEach((c, i) => {
+      checkContainerSecurity((c as Obj).securityContext, `${t.kind}/${t.at}/containers/${i}`, out);
+    });
+    for (const { path, key, value } of walk(t.spec)) {
+      if (key === 'runAsUser' || key === 'fsGroup') out.push(`${t.kind}${path}: fixed ${key}`);
+      if (key === 'hostPath' || key === 'hostNetwork' || key === 'hostPID') out.push(`${t.kind}${path}: ${key}`);
+      if (key === 'privileged' && value === true) out.push(`${t.kind}${path}: privileged`);
     }
   }
   return out;
