@@ -10,6 +10,7 @@ export type ErrorKind =
   | 'integrity' // bytes did not match the sha256 they were promised to have
   | 'limit' // the plan breaks a registry or layout limit
   | 'base' // the base image cannot be found or used
+  | 'not-found' // an image, tag or blob that was asked for is not in the store
   | 'destination' // the destination cannot be written
   | 'registry' // the registry answered with an error
   | 'registry-auth' // the registry refused our credentials
@@ -62,6 +63,24 @@ export function errorCodes(e: unknown): string[] {
 export function errorCode(e: unknown): string | undefined {
   const codes = errorCodes(e);
   return codes.find((c) => c !== 'UND_ERR_SOCKET') ?? codes[0];
+}
+
+/**
+ * Adds the caller's context to an error from below (a store, a client): same kind, `context: message`, the original
+ * kept as the cause. A hint given here replaces the lower one, which knew less about what the user was doing.
+ */
+export function withContext(e: unknown, context: string, hint?: string): ModelcarError {
+  if (isModelcarError(e)) {
+    return new ModelcarError(e.kind, `${context}: ${e.message}`, hint ?? e.hint, { cause: e });
+  }
+  return new ModelcarError(
+    'internal',
+    `${context}: ${messageOf(e)}`,
+    hint ?? 'this is a bug in modelcar; rerun with MODELCAR_DEBUG=1 and report the output',
+    {
+      cause: e,
+    },
+  );
 }
 
 /** The message of any thrown value, for wrapping low-level errors into ModelcarErrors. */

@@ -22,7 +22,8 @@ import { MediaType } from '../oci/media-types.js';
 import { openRepository, type RegistryOptions } from '../oci/open.js';
 import { formatLocation, formatRef, type ImageLocation, manifestReference, tagOf, withTag } from '../oci/reference.js';
 import { limitsFor } from '../oci/registry/profiles.js';
-import type { Platform, Repository } from '../oci/repository.js';
+import { pushAndTag, type Repository } from '../oci/repository.js';
+import type { Platform } from '../oci/spec.js';
 import {
   checkFiles,
   DEFAULT_PLAN_OPTIONS,
@@ -341,7 +342,7 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
     if (Date.now() - started > REPROBE_AFTER_MS) await target.checkWritable();
     const manifestDigest = digestOf(manifest);
     destination = withTag(destination, digestTag(manifestDigest));
-    const digest = await target.pushManifest(manifest, MediaType.ociManifest, tagOf(destination));
+    const { digest } = await pushAndTag(target, manifest, MediaType.ociManifest, tagOf(destination));
     emit({ type: 'manifest', digest });
     return {
       source: identity,

@@ -6,7 +6,8 @@
  * (small files on the Hub).
  */
 import { Annotation, layerFormat } from '../image/image.js';
-import type { Descriptor, Repository } from '../oci/repository.js';
+import type { Repository } from '../oci/repository.js';
+import { type Descriptor, type ParsedManifest, parseManifest } from '../oci/spec.js';
 import type { PlannedLayer } from '../plan/plan.js';
 
 export interface KnownLayer {
@@ -48,21 +49,24 @@ function parseFiles(d: Descriptor): { format: string; files: AnnotatedFile[] } |
 
 /**
  * Reads the manifests at `reference` in each repository and indexes their model layers. A reference that does not
- * exist (first build) or is not a single image contributes nothing.
+ * exist (first build) or is not a single image contributes nothing; a store that fails to answer fails the build
+ * (a denied --cache-from is worth knowing about).
  */
 export async function knownLayers(
   candidates: readonly { repository: Repository; reference: string }[],
 ): Promise<KnownLayers> {
   const known = new Map<string, KnownLayer[]>();
   for (const { repository, reference } of candidates) {
-    let layers: Descriptor[];
+    const fetched = await repository.fetchManifest(reference);
+    if (!fetched) continue;
+    let parsed: ParsedManifest;
     try {
-      const fetched = await repository.fetchManifest(reference);
-      layers = (JSON.parse(fetched.bytes.toString('utf8')) as { layers?: Descriptor[] }).layers ?? [];
+      parsed = parseManifest(fetched);
     } catch {
       continue;
     }
-    for (const descriptor of layers) {
+    if (parsed.kind !== 'image') continue;
+    for (const descriptor of parsed.manifest.layers) {
       const parsed = parseFiles(descriptor);
       if (!parsed) continue;
       const key = shapeKey(parsed.format, parsed.files);

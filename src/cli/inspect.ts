@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { parsePlatform } from '../image/base.js';
 import { inspectImage } from '../inspect/inspect.js';
 import { openRepository } from '../oci/open.js';
 import { manifestReference, parseImageLocation } from '../oci/reference.js';
+import { parsePlatform } from '../oci/spec.js';
 import { formatBytes } from '../plan/plan.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { parsePlatform } from '../image/base.js';
 import { openRepository } from '../oci/open.js';
 import { manifestReference, parseImageLocation } from '../oci/reference.js';
+import { parsePlatform } from '../oci/spec.js';
 import { formatBytes } from '../plan/plan.js';
 import { HF_TOKEN_FILE_HELP, openSource } from '../source/open.js';
 import { verifyImage } from '../verify/verify.js';

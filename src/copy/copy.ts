@@ -6,10 +6,10 @@
  */
 import { mapLimit } from '../builder/pool.js';
 import { ModelcarError } from '../errors.js';
-import { type ImageIndex, type ImageManifest, isIndex } from '../image/read-image.js';
 import { type BlobOutcome, copyBlob } from '../oci/copy-blob.js';
-import { LayoutRepository } from '../oci/layout/layout.js';
-import type { Descriptor, FetchedManifest, Repository } from '../oci/repository.js';
+import { MediaType } from '../oci/media-types.js';
+import { pushAndTag, type Repository, requireManifest } from '../oci/repository.js';
+import { type Descriptor, type ManifestBytes, parseManifest } from '../oci/spec.js';
 
 export interface CopiedBlob {
   readonly digest: string;
@@ -35,15 +35,6 @@ export interface CopyOptions {
   readonly onBlob?: (blob: CopiedBlob) => void;
 }
 
-/** Makes one blob of `from` present in `to`, moving bytes only when neither a skip nor a mount is possible. */
-function parse(fetched: FetchedManifest): Record<string, unknown> {
-  try {
-    return JSON.parse(fetched.bytes.toString('utf8')) as Record<string, unknown>;
-  } catch {
-    throw new ModelcarError('integrity', `manifest ${fetched.digest} is not valid JSON`);
-  }
-}
-
 export async function copyImage(
   src: Repository,
   srcReference: string,
@@ -65,39 +56,34 @@ export async function copyImage(
     return p;
   };
   let manifests = 0;
-  const copyManifestBlobs = async (fetched: FetchedManifest): Promise<void> => {
-    const m = parse(fetched) as unknown as ImageManifest;
-    if (!m.config || !Array.isArray(m.layers)) {
-      throw new ModelcarError('usage', `${src.label}@${fetched.digest} is neither an image nor an index`);
+  const copyImageBlobs = async (fetched: ManifestBytes): Promise<void> => {
+    const parsed = parseManifest(fetched, `${src.label}@${fetched.digest}`);
+    if (parsed.kind !== 'image') {
+      throw new ModelcarError(
+        'usage',
+        `${src.label}@${fetched.digest} is an index inside an index`,
+        'nested indexes are not supported; copy the inner index by its digest',
+      );
     }
-    await mapLimit([m.config, ...m.layers], concurrency, blob);
+    await mapLimit([parsed.manifest.config, ...parsed.manifest.layers], concurrency, blob);
   };
 
-  const root = await src.fetchManifest(srcReference);
-  const parsed = parse(root);
-  if (isIndex(root.mediaType, parsed)) {
-    for (const child of (parsed as unknown as ImageIndex).manifests) {
-      const fetched = await src.fetchManifest(child.digest);
-      await copyManifestBlobs(fetched);
-      // A layout keeps child manifests as plain blobs: only the root belongs in index.json.
-      if (dst instanceof LayoutRepository) {
-        await dst.pushBlob({
-          size: fetched.bytes.length,
-          digest: fetched.digest,
-          open: async function* () {
-            yield fetched.bytes;
-          },
-        });
-      } else {
-        await dst.pushManifest(fetched.bytes, fetched.mediaType || child.mediaType);
-      }
+  const root = await requireManifest(src, srcReference);
+  const parsed = parseManifest(root, `${src.label}@${root.digest}`);
+  if (parsed.kind === 'index') {
+    for (const child of parsed.index.manifests) {
+      const fetched = await requireManifest(src, child.digest, `image of index ${root.digest}`);
+      await copyImageBlobs(fetched);
+      // Stored by digest: a layout keeps it as the index's child, out of its tag list.
+      await dst.pushManifest(fetched.bytes, fetched.mediaType || child.mediaType);
       manifests++;
     }
   } else {
-    await copyManifestBlobs(root);
+    await copyImageBlobs(root);
   }
-  const mediaType = root.mediaType || String(parsed.mediaType ?? '');
-  const digest = await dst.pushManifest(root.bytes, mediaType, opts.tag);
+  const mediaType = root.mediaType || (parsed.kind === 'index' ? MediaType.ociIndex : MediaType.ociManifest);
+  // The root last, then its tag: the tag never names an image whose parts are not all there.
+  const { digest } = await pushAndTag(dst, root.bytes, mediaType, opts.tag);
   manifests++;
   const blobs = await Promise.all(done.values());
   return {

@@ -13,6 +13,7 @@ import {
 } from '../oci/reference.js';
 import { networkError } from '../oci/registry/client.js';
 import { resolveCredential } from '../oci/registry/credentials.js';
+import { requireManifest } from '../oci/repository.js';
 import { formatBytes } from '../plan/plan.js';
 import { namesFromSource } from '../source/names.js';
 import type { Check, CheckResult, DoctorContext } from './check.js';
@@ -236,7 +237,7 @@ async function mountResult(ctx: DoctorContext, ref: RegistryRef): Promise<CheckR
   }
   const repo = await openRepository(loc, ctx.options.registry ?? {});
   try {
-    await repo.fetchManifest(manifestReference(loc));
+    await requireManifest(repo, manifestReference(loc), 'base image');
     return {
       id,
       title: TITLE,

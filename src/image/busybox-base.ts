@@ -7,7 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { ModelcarError, messageOf } from '../errors.js';
 import { digestOf } from '../oci/digest-stream.js';
 import { MediaType } from '../oci/media-types.js';
-import type { Platform, Repository } from '../oci/repository.js';
+import { pushAndTag, type Repository } from '../oci/repository.js';
+import type { Platform } from '../oci/spec.js';
 import { encodeHeader, padding, type TarHeader, TRAILER_SIZE } from './tar.js';
 
 /** What the sidecar and its init check need, plus what people reach for when they debug a pod. */
@@ -95,5 +96,5 @@ export async function writeBusyboxBase(
       layers: [{ mediaType: MediaType.ociLayer, digest: layerDigest, size: layer.length }],
     }),
   );
-  return target.pushManifest(manifest, MediaType.ociManifest, tag);
+  return (await pushAndTag(target, manifest, MediaType.ociManifest, tag)).digest;
 }

@@ -3,7 +3,7 @@
  * are the bytes sent, keys in a fixed order, every timestamp the one fixed build time.
  */
 import { MediaType, toOciLayerType } from '../oci/media-types.js';
-import type { Descriptor, Platform } from '../oci/repository.js';
+import type { Descriptor, Platform } from '../oci/spec.js';
 import type { LayerFile } from './layer.js';
 
 /** Our own annotation prefix: org.opencontainers.* is reserved for the spec's keys. */

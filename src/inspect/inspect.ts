@@ -4,8 +4,10 @@
  * annotations, sizes and the layer plan.
  */
 import { Annotation } from '../image/image.js';
-import { annotatedFiles, filesInLayer, isReadableLayer, type OpenedImage, openImage } from '../image/read-image.js';
-import type { Platform, Repository } from '../oci/repository.js';
+import { annotatedFiles, filesInLayer, isReadableLayer } from '../image/read-image.js';
+import type { Repository } from '../oci/repository.js';
+import { type ResolvedImage, resolveImage } from '../oci/resolve.js';
+import { formatPlatform, type Platform } from '../oci/spec.js';
 
 export interface InspectedFile {
   /** Absolute path in the image, `/models/...`. */
@@ -48,7 +50,7 @@ export interface InspectReport {
 }
 
 export async function inspectImage(repo: Repository, reference: string, platform?: Platform): Promise<InspectReport> {
-  const image = await openImage(repo, reference, platform);
+  const image = await resolveImage(repo, reference, platform ? { platform } : {});
   const { manifest } = image;
   const anyAnnotated = manifest.layers.some((l) => annotatedFiles(l) !== undefined);
   const layers: InspectedLayer[] = [];
@@ -72,10 +74,10 @@ export async function inspectImage(repo: Repository, reference: string, platform
   const annotations = manifest.annotations ?? {};
   const runConfig = (image.config.config ?? {}) as Record<string, unknown>;
   return {
-    manifestDigest: image.fetched.digest,
-    mediaType: image.fetched.mediaType,
+    manifestDigest: image.stored.digest,
+    mediaType: image.stored.mediaType,
     ...(image.index ? { index: indexSummary(image) } : {}),
-    platform: `${String(image.config.os ?? '?')}/${String(image.config.architecture ?? '?')}`,
+    platform: formatPlatform(image.platform),
     base: {
       ...(annotations['org.opencontainers.image.base.name']
         ? { name: annotations['org.opencontainers.image.base.name'] }
@@ -92,7 +94,7 @@ export async function inspectImage(repo: Repository, reference: string, platform
       ...(runConfig.Cmd ? { cmd: runConfig.Cmd } : {}),
       ...(runConfig.Env ? { env: runConfig.Env } : {}),
     },
-    totalBytes: image.fetched.bytes.length + manifest.config.size + manifest.layers.reduce((n, l) => n + l.size, 0),
+    totalBytes: image.stored.bytes.length + manifest.config.size + manifest.layers.reduce((n, l) => n + l.size, 0),
     modelBytes:
       annotations[Annotation.modelBytes] !== undefined
         ? Number(annotations[Annotation.modelBytes])
@@ -102,14 +104,10 @@ export async function inspectImage(repo: Repository, reference: string, platform
   };
 }
 
-function indexSummary(image: OpenedImage): { digest: string; platforms: string[] } {
-  const idx = image.index as NonNullable<OpenedImage['index']>;
+function indexSummary(image: ResolvedImage): { digest: string; platforms: string[] } {
+  const idx = image.index as NonNullable<ResolvedImage['index']>;
   return {
-    digest: idx.fetched.digest,
-    platforms: idx.index.manifests.map((m) =>
-      m.platform
-        ? `${m.platform.os}/${m.platform.architecture}${m.platform.variant ? `/${m.platform.variant}` : ''}`
-        : '?',
-    ),
+    digest: idx.stored.digest,
+    platforms: idx.index.manifests.map((m) => formatPlatform(m.platform)),
   };
 }

@@ -9,7 +9,7 @@
  */
 import type { ModelLayer } from '../image/image.js';
 import { MediaType } from '../oci/media-types.js';
-import type { Descriptor } from '../oci/repository.js';
+import type { Descriptor } from '../oci/spec.js';
 import { MODEL_ROOT } from '../plan/plan.js';
 import { layerRole } from './layer-role.js';
 import { ModelPack, ModelPackAnnotation } from './media-types.js';

@@ -1,4 +1,5 @@
-import type { Descriptor, Repository } from './repository.js';
+import { type Repository, requireBlob } from './repository.js';
+import type { Descriptor } from './spec.js';
 
 export type BlobOutcome = 'present' | 'mounted' | 'copied';
 
@@ -13,7 +14,7 @@ export async function copyBlob(desc: Descriptor, from: Repository, to: Repositor
     size: desc.size,
     digest: desc.digest,
     open: async function* () {
-      yield* await from.fetchBlob(desc);
+      yield* await requireBlob(from, desc);
     },
   });
   return 'copied';

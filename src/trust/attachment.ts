@@ -8,7 +8,7 @@
  */
 import { digestOf } from '../oci/digest-stream.js';
 import { MediaType } from '../oci/media-types.js';
-import type { Descriptor } from '../oci/repository.js';
+import type { Descriptor } from '../oci/spec.js';
 import { SIMPLE_SIGNING_MEDIA_TYPE } from './simple-signing.js';
 
 /** Annotation keys of a signature layer (sigstore/cosign pkg/oci/static). */

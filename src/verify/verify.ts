@@ -5,8 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import type { LayerFile } from '../image/layer.js';
-import { annotatedFiles, openImage, readLayer } from '../image/read-image.js';
-import type { Descriptor, Platform, Repository } from '../oci/repository.js';
+import { annotatedFiles, readLayer } from '../image/read-image.js';
+import type { Repository } from '../oci/repository.js';
+import { resolveImage } from '../oci/resolve.js';
+import type { Descriptor, Platform } from '../oci/spec.js';
 import { readIndexFiles, selectFiles } from '../plan/select.js';
 import type { ModelSource, SourceEntry } from '../source/source.js';
 
@@ -85,7 +87,7 @@ export async function verifyImage(
   reference: string,
   opts: VerifyOptions = {},
 ): Promise<VerifyReport> {
-  const image = await openImage(repo, reference, opts.platform);
+  const image = await resolveImage(repo, reference, opts.platform ? { platform: opts.platform } : {});
   const differences: Difference[] = [];
   const add = (d: Difference) => {
     if (differences.length < MAX_DIFFERENCES) differences.push(d);
@@ -105,7 +107,7 @@ export async function verifyImage(
   }
   return {
     ok: differences.length === 0,
-    manifestDigest: image.fetched.digest,
+    manifestDigest: image.stored.digest,
     layers,
     files: files.size,
     bytes: [...files.values()].reduce((n, f) => n + f.size, 0),

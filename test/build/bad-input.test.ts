@@ -142,7 +142,10 @@ describe('modelcar build refuses bad input cleanly', () => {
     ]);
     assertCleanFailure(r, /bases\/nothing:1.* not found/);
     assert.equal(await manifestStatus(registry, 'models/nobase', 't'), 404);
-    await failsLayout([model, '--base', `${base.layout.replace(/:busybox$/, '')}:nope`], /has no image "nope"/);
+    await failsLayout(
+      [model, '--base', `${base.layout.replace(/:busybox$/, '')}:nope`],
+      /base image oci:.*:nope not found/,
+    );
   });
 
   it('--base scratch without --image-volume', async () => {

@@ -214,6 +214,7 @@ describe('registry faults (distribution 2.8 behind a fault proxy)', () => {
         body: '',
       });
       const body = await repo.fetchBlob({ mediaType: 'application/octet-stream', digest, size: 10 });
+      assert.ok(body, 'the redirected blob is found');
       let text = '';
       for await (const chunk of body) text += chunk.toString();
       await repo.close();

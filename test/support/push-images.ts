@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BlobToPush, Repository } from '../../src/oci/repository.js';
+import { type BlobToPush, pushAndTag, type Repository } from '../../src/oci/repository.js';
 import { tool } from './tools.js';
 
 export const MiB = 1024 * 1024;
@@ -88,7 +88,7 @@ export async function pushImage(
       })),
     }),
   );
-  return repo.pushManifest(manifest, 'application/vnd.oci.image.manifest.v1+json', tag);
+  return (await pushAndTag(repo, manifest, 'application/vnd.oci.image.manifest.v1+json', tag)).digest;
 }
 
 /**

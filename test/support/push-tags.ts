@@ -5,6 +5,7 @@
  */
 import { LayoutRepository } from '../../src/oci/layout/layout.js';
 import { MediaType } from '../../src/oci/media-types.js';
+import { pushAndTag } from '../../src/oci/repository.js';
 
 const [dir, prefix, count] = process.argv.slice(2);
 if (!dir || !prefix || !count) throw new Error('usage: push-tags.js LAYOUT PREFIX COUNT');
@@ -14,5 +15,5 @@ for (let i = 0; i < Number(count); i++) {
   const manifest = Buffer.from(
     JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, tag: `${prefix}-${i}` }),
   );
-  await layout.pushManifest(manifest, MediaType.ociManifest, `${prefix}-${i}`);
+  await pushAndTag(layout, manifest, MediaType.ociManifest, `${prefix}-${i}`);
 }

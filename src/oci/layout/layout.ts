@@ -14,7 +14,15 @@ import { diskFullError } from '../../disk-full.js';
 import { ModelcarError, messageOf } from '../../errors.js';
 import { checkBlob, DigestCounter } from '../digest-stream.js';
 import { MediaType } from '../media-types.js';
-import type { BlobToPush, Descriptor, FetchedManifest, PushedBlob, Repository } from '../repository.js';
+import type { BlobToPush, PushedBlob, Repository } from '../repository.js';
+import {
+  type Descriptor,
+  descriptorOf,
+  isIndexMediaType,
+  type ManifestBytes,
+  manifestBytes,
+  parseManifest,
+} from '../spec.js';
 import { IndexLock } from './index-lock.js';
 import { ownedTempName, removeLeftovers } from './leftovers.js';
 
@@ -113,36 +121,37 @@ export class LayoutRepository implements Repository {
     }
   }
 
-  async fetchManifest(reference: string): Promise<FetchedManifest> {
+  async fetchManifest(reference: string): Promise<ManifestBytes | undefined> {
     const index = await this.readIndex();
-    const matches = reference.startsWith('sha256:')
-      ? index.manifests.filter((m) => m.digest === reference)
-      : reference === ''
-        ? index.manifests
-        : index.manifests.filter((m) => m.annotations?.[REF_NAME] === reference);
-    const desc = matches[0];
-    if (!desc || (reference === '' && matches.length !== 1)) {
-      const tags = index.manifests.map((m) => m.annotations?.[REF_NAME]).filter(Boolean);
-      throw new ModelcarError(
-        'base',
-        reference === ''
-          ? `${this.label} holds ${index.manifests.length} images; name one with oci:DIR:TAG`
-          : `${this.label} has no image "${reference}"`,
-        tags.length > 0 ? `tags there: ${tags.join(', ')}` : 'the layout is empty',
-      );
+    const desc = reference === '' ? onlyImage(this.label, index) : findManifest(index, reference);
+    if (desc) {
+      const bytes = await this.readBlobFile(desc.digest);
+      return bytes ? { bytes, mediaType: desc.mediaType, digest: desc.digest } : undefined;
     }
-    const bytes = await readFile(blobPath(this.root, desc.digest));
-    return { bytes, mediaType: desc.mediaType, digest: desc.digest };
+    // By digest, any manifest the layout holds counts, also an index's child that index.json does not list.
+    if (!reference.startsWith('sha256:')) return undefined;
+    const bytes = await this.readBlobFile(reference);
+    if (!bytes) return undefined;
+    return { bytes, mediaType: declaredMediaType(bytes), digest: reference };
   }
 
-  async fetchBlob(desc: Descriptor): Promise<AsyncIterable<Buffer>> {
-    const path = blobPath(this.root, desc.digest);
-    if (!(await exists(path)))
+  /** A manifest or small blob whole; undefined when the file is not there. */
+  private async readBlobFile(digest: string): Promise<Buffer | undefined> {
+    try {
+      return await readFile(blobPath(this.root, digest));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new ModelcarError(
-        'base',
-        `${this.label} is missing blob ${desc.digest}`,
-        'the layout is incomplete; recreate it',
+        'destination',
+        `cannot read ${this.label} blob ${digest}: ${messageOf(e)}`,
+        'check the permissions of the layout directory',
       );
+    }
+  }
+
+  async fetchBlob(desc: Descriptor): Promise<AsyncIterable<Buffer> | undefined> {
+    const path = blobPath(this.root, desc.digest);
+    if (!(await exists(path))) return undefined;
     return createReadStream(path, { highWaterMark: 1024 * 1024 });
   }
 
@@ -182,34 +191,91 @@ export class LayoutRepository implements Repository {
     }
   }
 
-  async pushManifest(bytes: Buffer, mediaType: string, tag?: string): Promise<string> {
-    const pushed = await this.pushBlob({
+  async pushManifest(bytes: Buffer, mediaType: string): Promise<ManifestBytes> {
+    const stored = manifestBytes(bytes, mediaType);
+    await this.pushBlob({
       size: bytes.length,
+      digest: stored.digest,
       open: async function* () {
         yield bytes;
       },
     });
-    const desc: Descriptor = {
-      mediaType,
-      digest: pushed.digest,
-      size: bytes.length,
-      ...(tag ? { annotations: { [REF_NAME]: tag } } : {}),
-    };
-    // Read, change and replace under the lock: another writer's tag added meanwhile is kept, not overwritten.
+    const children = childrenOf(stored);
+    await this.updateIndex((manifests) => {
+      // index.json lists roots: an untagged entry that this index lists is its child now, reachable from it.
+      const kept = manifests.filter((m) => refName(m) !== undefined || !children.has(m.digest));
+      return kept.some((m) => m.digest === stored.digest) ? kept : [...kept, descriptorOf(stored)];
+    });
+    return stored;
+  }
+
+  async tag(manifest: ManifestBytes, tag: string): Promise<void> {
+    if (!(await this.hasBlob(descriptorOf(manifest)))) {
+      throw new ModelcarError(
+        'not-found',
+        `${this.label} does not hold manifest ${manifest.digest} to tag "${tag}"`,
+        'push the manifest before tagging it',
+      );
+    }
+    // A tag names one image: the entry it named before goes, and so does the untagged entry of this manifest.
+    await this.updateIndex((manifests) => [
+      ...manifests.filter((m) => {
+        const name = refName(m);
+        return name === undefined ? m.digest !== manifest.digest : name !== tag;
+      }),
+      { ...descriptorOf(manifest), annotations: { [REF_NAME]: tag } },
+    ]);
+  }
+
+  async listTags(): Promise<string[]> {
+    const index = await this.readIndex();
+    const tags = index.manifests.map(refName).filter((t): t is string => t !== undefined);
+    return [...new Set(tags)].sort();
+  }
+
+  /** A layout has no referrers API: the referrers are the untagged roots whose subject is this manifest. */
+  async referrers(subject: Descriptor, artifactType?: string): Promise<Descriptor[]> {
+    const index = await this.readIndex();
+    const found: Descriptor[] = [];
+    for (const desc of index.manifests) {
+      if (desc.size > MAX_MANIFEST_BYTES) continue;
+      const bytes = await this.readBlobFile(desc.digest);
+      if (!bytes) continue;
+      let m: { subject?: Descriptor; artifactType?: string; config?: Descriptor; annotations?: Record<string, string> };
+      try {
+        m = JSON.parse(bytes.toString('utf8'));
+      } catch {
+        continue;
+      }
+      if (m.subject?.digest !== subject.digest) continue;
+      // As the referrers API reports it: the manifest's artifactType, else its config's media type.
+      const type = m.artifactType ?? m.config?.mediaType;
+      if (artifactType !== undefined && type !== artifactType) continue;
+      found.push({
+        mediaType: desc.mediaType,
+        digest: desc.digest,
+        size: desc.size,
+        ...(type ? { artifactType: type } : {}),
+        ...(m.annotations ? { annotations: m.annotations } : {}),
+      });
+    }
+    return found;
+  }
+
+  /**
+   * The one way index.json changes: under `index.json.lock`, read, change the manifest list, write a temporary file
+   * and rename it over the old one. Another writer's tag added meanwhile is kept, and a reader sees the old index or
+   * the new one, never half of one.
+   */
+  private async updateIndex(change: (manifests: Descriptor[]) => Descriptor[]): Promise<void> {
     const lock = await IndexLock.acquire(this.root, this.label);
     try {
       const index = await this.readIndex();
-      // A tag names one image: drop the entry it pointed at before, and an untagged duplicate of this one.
-      index.manifests = index.manifests.filter((m) => {
-        const name = m.annotations?.[REF_NAME];
-        return tag ? name !== tag && !(name === undefined && m.digest === desc.digest) : m.digest !== desc.digest;
-      });
-      index.manifests.push(desc);
+      index.manifests = change(index.manifests);
       await this.writeIndex(index);
     } finally {
       await lock.release();
     }
-    return pushed.digest;
   }
 
   private async writeIndex(index: IndexJson): Promise<void> {
@@ -234,4 +300,47 @@ export class LayoutRepository implements Repository {
       );
     }
   }
+}
+
+/** Manifests above this are refused by distribution and containers/image; none of ours comes near. */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+function refName(desc: Descriptor): string | undefined {
+  return desc.annotations?.[REF_NAME];
+}
+
+function findManifest(index: IndexJson, reference: string): Descriptor | undefined {
+  return reference.startsWith('sha256:')
+    ? index.manifests.find((m) => m.digest === reference)
+    : index.manifests.find((m) => refName(m) === reference);
+}
+
+/** `oci:DIR` without a tag: the layout's only image, as skopeo reads it. */
+function onlyImage(label: string, index: IndexJson): Descriptor | undefined {
+  if (index.manifests.length <= 1) return index.manifests[0];
+  const tags = index.manifests.map(refName).filter(Boolean);
+  throw new ModelcarError(
+    'usage',
+    `${label} holds ${index.manifests.length} images; name one with oci:DIR:TAG`,
+    tags.length > 0
+      ? `tags there: ${tags.join(', ')}`
+      : 'its images have no tags; name one by digest with copy or inspect',
+  );
+}
+
+/** The media type a manifest declares in itself; "" when it declares none (parseManifest then goes by shape). */
+function declaredMediaType(bytes: Buffer): string {
+  try {
+    const type = (JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown }).mediaType;
+    return typeof type === 'string' ? type : '';
+  } catch {
+    return '';
+  }
+}
+
+/** The digests an index lists (nothing for an image manifest). */
+function childrenOf(m: ManifestBytes): Set<string> {
+  if (!isIndexMediaType(m.mediaType)) return new Set();
+  const parsed = parseManifest(m);
+  return new Set(parsed.kind === 'index' ? parsed.index.manifests.map((c) => c.digest) : []);
 }

@@ -8,12 +8,25 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { ModelcarError } from '../../errors.js';
 import { checkBlob, DigestCounter, digestOf } from '../digest-stream.js';
-import { MANIFEST_ACCEPT } from '../media-types.js';
+import { MANIFEST_ACCEPT, MediaType } from '../media-types.js';
 import { formatRef, type RegistryRef } from '../reference.js';
-import type { BlobToPush, Descriptor, FetchedManifest, PushedBlob, Repository } from '../repository.js';
+import type { BlobToPush, PushedBlob, Repository } from '../repository.js';
+import { type Descriptor, type ManifestBytes, manifestBytes } from '../spec.js';
 import { describeFailure, type RegistryClient } from './client.js';
 import { debug } from './log.js';
 import { isTransientError, isTransientStatus, nextDelay, retryAfterMs } from './retry.js';
+
+const READ_HINT = 'check the name and that your credentials may pull from this repository';
+const TAGS_PAGE = 1000;
+const MAX_TAG_PAGES = 100;
+
+/** The next page of a paginated list, from `Link: </v2/...?last=x&n=y>; rel="next"` (same origin only). */
+function nextLink(header: string | string[] | undefined, origin: string): string | undefined {
+  const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(String(header ?? ''));
+  if (!m?.[1]) return undefined;
+  const next = new URL(m[1], origin);
+  return next.origin === new URL(origin).origin ? `${next.pathname}${next.search}` : undefined;
+}
 
 export interface UploadOptions {
   /** Upload in PATCHes of this many bytes (resumable at chunk boundaries) instead of one streamed PATCH. */
@@ -80,7 +93,7 @@ export class RegistryRepository implements Repository {
     );
   }
 
-  async fetchManifest(reference: string): Promise<FetchedManifest> {
+  async fetchManifest(reference: string): Promise<ManifestBytes | undefined> {
     const res = await this.client.send({
       method: 'GET',
       url: this.path('manifests', reference),
@@ -89,19 +102,16 @@ export class RegistryRepository implements Repository {
     });
     if (res.statusCode === 404) {
       await res.body.dump();
-      throw new ModelcarError(
-        'base',
-        `${this.label}:${reference} not found`,
-        `check the repository and tag; list tags with: skopeo list-tags docker://${this.label}`,
-      );
+      return undefined;
     }
-    if (res.statusCode !== 200) await this.fail(`reading manifest ${reference}`, res);
+    if (res.statusCode !== 200) await this.fail(`reading manifest ${reference}`, res, READ_HINT);
     const bytes = Buffer.from(await res.body.arrayBuffer());
     const digest = digestOf(bytes);
     if (reference.startsWith('sha256:') && digest !== reference) {
       throw new ModelcarError(
         'integrity',
         `${this.label}@${reference}: the registry served a manifest whose digest is ${digest}`,
+        'the registry or a proxy in between changed the bytes; do not use this image until that is explained',
       );
     }
     const header = res.headers['content-type'];
@@ -112,14 +122,18 @@ export class RegistryRepository implements Repository {
     return { bytes, mediaType, digest };
   }
 
-  async fetchBlob(desc: Descriptor): Promise<AsyncIterable<Buffer>> {
+  async fetchBlob(desc: Descriptor): Promise<AsyncIterable<Buffer> | undefined> {
     const res = await this.client.send({
       method: 'GET',
       url: this.path('blobs', desc.digest),
       scopes: this.pull,
       followRedirects: true,
     });
-    if (res.statusCode !== 200) await this.fail(`reading blob ${desc.digest}`, res);
+    if (res.statusCode === 404) {
+      await res.body.dump();
+      return undefined;
+    }
+    if (res.statusCode !== 200) await this.fail(`reading blob ${desc.digest}`, res, READ_HINT);
     return res.body;
   }
 
@@ -405,22 +419,76 @@ export class RegistryRepository implements Repository {
     return Math.max(wanted, session.minChunk ?? 0);
   }
 
-  async pushManifest(bytes: Buffer, mediaType: string, tag?: string): Promise<string> {
-    const digest = digestOf(bytes);
+  async pushManifest(bytes: Buffer, mediaType: string): Promise<ManifestBytes> {
+    const stored = manifestBytes(bytes, mediaType);
+    await this.putManifest(stored, stored.digest);
+    return stored;
+  }
+
+  /** The distribution API has no "tag this digest": the manifest's bytes are PUT again under the tag. */
+  async tag(manifest: ManifestBytes, tag: string): Promise<void> {
+    await this.putManifest(manifest, tag);
+  }
+
+  private async putManifest(manifest: ManifestBytes, reference: string): Promise<void> {
     const res = await this.client.send({
       method: 'PUT',
-      url: this.path('manifests', tag ?? digest),
+      url: this.path('manifests', reference),
       scopes: this.push,
-      headers: { 'content-type': mediaType },
-      body: bytes,
+      headers: { 'content-type': manifest.mediaType },
+      body: manifest.bytes,
     });
-    if (res.statusCode !== 201 && res.statusCode !== 200) await this.fail('writing the manifest', res);
+    if (res.statusCode !== 201 && res.statusCode !== 200)
+      await this.fail(reference === manifest.digest ? 'writing the manifest' : `tagging ${reference}`, res);
     await res.body.dump();
     const said = res.headers['docker-content-digest'];
-    if (typeof said === 'string' && said !== digest) {
-      throw new ModelcarError('integrity', `${this.label}: the registry stored manifest ${said}, we sent ${digest}`);
+    if (typeof said === 'string' && said !== manifest.digest) {
+      throw new ModelcarError(
+        'integrity',
+        `${this.label}: the registry stored manifest ${said}, we sent ${manifest.digest}`,
+        'the registry rewrote the manifest; push to a registry that stores manifests as sent',
+      );
     }
-    return digest;
+  }
+
+  async listTags(): Promise<string[]> {
+    const tags: string[] = [];
+    let url: string | undefined = `/v2/${this.ref.repository}/tags/list?n=${TAGS_PAGE}`;
+    const seen = new Set<string>();
+    // Bounded: a registry whose Link header loops or never ends cannot keep us here.
+    for (let page = 0; url !== undefined && page < MAX_TAG_PAGES && !seen.has(url); page++) {
+      seen.add(url);
+      const res = await this.client.send({ method: 'GET', url, scopes: this.pull });
+      if (res.statusCode === 404) {
+        await res.body.dump();
+        return [];
+      }
+      if (res.statusCode !== 200) await this.fail('listing tags', res, READ_HINT);
+      const body = (await res.body.json()) as { tags?: unknown };
+      if (Array.isArray(body.tags)) tags.push(...body.tags.filter((t): t is string => typeof t === 'string'));
+      url = nextLink(res.headers.link, this.client.url('/'));
+    }
+    return [...new Set(tags)].sort();
+  }
+
+  async referrers(subject: Descriptor, artifactType?: string): Promise<Descriptor[] | undefined> {
+    const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
+    const res = await this.client.send({
+      method: 'GET',
+      url: `/v2/${this.ref.repository}/referrers/${subject.digest}${query}`,
+      scopes: this.pull,
+      headers: { accept: MediaType.ociIndex },
+    });
+    // The spec: a registry with the API answers 200 (an empty index for an unknown subject); 404 means no API.
+    if (res.statusCode === 404) {
+      await res.body.dump();
+      return undefined;
+    }
+    if (res.statusCode !== 200) await this.fail(`listing referrers of ${subject.digest}`, res, READ_HINT);
+    const index = (await res.body.json()) as { manifests?: Descriptor[] };
+    const found = Array.isArray(index.manifests) ? index.manifests : [];
+    // A registry that ignores the filter says so in OCI-Filters-Applied; filter here either way.
+    return artifactType === undefined ? found : found.filter((d) => d.artifactType === artifactType);
   }
 
   async close(): Promise<void> {
