@@ -4,6 +4,7 @@ import { OPENSHIFT_INTERNAL_REGISTRY } from '../oci/registry/credentials.js';
 import type { Check, CheckResult, DoctorContext } from './check.js';
 import { findKube, type KubeClient, kubeClient } from './kube-client.js';
 import { SUPPLEMENTAL_GROUPS, UID_RANGE } from './scc-range.js';
+import { readClusterFacts, servingPlatformResults } from './serving-platform.js';
 
 /**
  * Cluster permissions, asked of the API server itself with SelfSubjectAccessReview (what `oc auth can-i` does):
@@ -171,6 +172,7 @@ export const clusterCheck: Check = {
         });
       }
       for (const a of accessList(ctx, ns)) results.push(await review(kube, a, user, ctx.signal));
+      results.push(...servingPlatformResults(await readClusterFacts(kube, ctx.signal)));
       ctx.facts.kube = kube;
       return results;
     } catch (e) {

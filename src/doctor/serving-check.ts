@@ -1,11 +1,13 @@
 import { formatBytes } from '../plan/plan.js';
 import type { Check, CheckResult } from './check.js';
 import { bytesOf } from './manifest-rules.js';
+import { pullDiskBytes } from './serving-platform.js';
 
 /**
- * The serving side: a ModelCar is pulled onto the GPU node's image storage (containerd keeps the pulled blob and
- * the unpacked layer, so up to twice the image size), and the kubelet evicts pods when that disk runs low (an 87 GB
- * ModelCar on a 120 GB node). Compared with each GPU node's allocatable ephemeral storage when a cluster is reachable.
+ * The serving side: a ModelCar is pulled onto the GPU node's image storage, which needs room for two copies while
+ * the pull runs (`pullDiskBytes`: containerd keeps blob and snapshot for good, CRI-O stages every blob until the image
+ * is committed), and the kubelet evicts pods when that disk runs low (an 87 GB ModelCar on a 120 GB node). Compared
+ * with each GPU node's allocatable ephemeral storage when a cluster is reachable.
  */
 const BASE_ALLOWANCE = 64 * 1024 * 1024;
 /** Fraction of the disk the kubelet lets images use before imagefs.available<15% eviction starts. */
@@ -28,7 +30,7 @@ export const servingCheck: Check = {
         summary: 'image size unknown (source check did not pass)',
       };
     const image = model.layerSizes.reduce((n, s) => n + s, 0) + BASE_ALLOWANCE;
-    const onNode = image * 2;
+    const onNode = pullDiskBytes('containerd', image).peak;
     const kube = ctx.facts.kube;
     if (!kube) {
       return {
@@ -92,7 +94,7 @@ export const servingCheck: Check = {
         status: 'warn',
         summary: `the ${formatBytes(image)} image fits ${fits.map((n) => n.name).join(', ')} only without room for the unpacked copy (${formatBytes(onNode)}) or other images: ${list}`,
         cause:
-          'containerd keeps both the pulled layer and its unpacked snapshot; together they approach twice the image size.',
+          'A pull needs two copies on the node while it runs: containerd writes each layer blob and then unpacks it, and keeps both (twice the image for good); CRI-O stages every blob until the whole image is committed (twice while pulling, once after).',
         fix: ALTERNATIVES,
       };
     }

@@ -1,6 +1,8 @@
 /**
- * A Kubernetes API server double on loopback for the few endpoints `modelcar doctor` reads: namespaces, nodes,
- * SelfSubjectReview and SelfSubjectAccessReview. It answers as the real API does (201 Created with the review
+ * A Kubernetes API server double on loopback for the few endpoints `modelcar doctor` reads: /version, namespaces,
+ * nodes (with `status.nodeInfo` as the kubelet reports it), ConfigMaps and Deployments (KServe's config and
+ * controller), the OpenShift config API group, SelfSubjectReview and SelfSubjectAccessReview. Objects have the
+ * k8s.io/api field names and shapes (NodeSystemInfo's `containerRuntimeVersion` is `cri-o://1.33.2`). It answers as the real API does (201 Created with the review
  * echoed back and `status` filled in, `Status` objects for 401/404) and records every request that departs from the
  * authorization.k8s.io/v1 shape in `violations`, so a test fails when the client sends something the real server
  * would reject.
@@ -23,7 +25,22 @@ export interface KubeApiOptions {
   /** What the subject may do; anything else is denied. */
   readonly allow: readonly (Rule & { readonly reason: string })[];
   readonly namespaces: Readonly<Record<string, Record<string, string>>>;
-  readonly nodes?: readonly { name: string; ephemeralStorage: string; gpus?: number }[];
+  readonly nodes?: readonly {
+    name: string;
+    ephemeralStorage: string;
+    gpus?: number;
+    /** `cri-o://1.33.2`, `containerd://2.1.1` as NodeSystemInfo.containerRuntimeVersion; default containerd 1.7. */
+    runtime?: string;
+    architecture?: string;
+  }[];
+  /** /version gitVersion; default v1.31.4. */
+  readonly version?: string;
+  /** Serves /apis/config.openshift.io/v1, as an OpenShift API server does. */
+  readonly openshift?: boolean;
+  /** `NAMESPACE/NAME` -> data. */
+  readonly configMaps?: Readonly<Record<string, Record<string, string>>>;
+  /** `NAMESPACE/NAME` -> the image of its one container (named `manager`, as KServe's controller). */
+  readonly deployments?: Readonly<Record<string, string>>;
 }
 
 const RESOURCE_ATTRIBUTES = new Set([
@@ -89,6 +106,52 @@ export class KubeApiDouble {
         status: { phase: 'Active' },
       });
     }
+    if (req.method === 'GET' && url.pathname === '/version') {
+      const gitVersion = this.options.version ?? 'v1.31.4';
+      const [, major, minor] = /^v(\d+)\.(\d+)/.exec(gitVersion) ?? [];
+      return send(res, 200, { major, minor, gitVersion, platform: 'linux/amd64' });
+    }
+    if (req.method === 'GET' && url.pathname === '/apis/config.openshift.io/v1') {
+      if (!this.options.openshift)
+        return send(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
+      return send(res, 200, {
+        kind: 'APIResourceList',
+        apiVersion: 'v1',
+        groupVersion: 'config.openshift.io/v1',
+        resources: [],
+      });
+    }
+    const namespaced = /^\/(api\/v1|apis\/apps\/v1)\/namespaces\/([^/]+)\/(configmaps|deployments)\/([^/]+)$/.exec(
+      url.pathname,
+    );
+    if (req.method === 'GET' && namespaced) {
+      const [, , ns, kind, name] = namespaced as unknown as [string, string, string, string, string];
+      const key = `${ns}/${name}`;
+      if (kind === 'configmaps' && this.options.configMaps?.[key]) {
+        return send(res, 200, {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name, namespace: ns },
+          data: this.options.configMaps[key],
+        });
+      }
+      const image = kind === 'deployments' ? this.options.deployments?.[key] : undefined;
+      if (image) {
+        return send(res, 200, {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name, namespace: ns },
+          spec: {
+            selector: { matchLabels: { 'control-plane': name } },
+            template: {
+              metadata: { labels: { 'control-plane': name } },
+              spec: { containers: [{ name: 'manager', image }] },
+            },
+          },
+        });
+      }
+      return send(res, 404, status(404, 'NotFound', `${kind} "${name}" not found`));
+    }
     if (req.method === 'GET' && url.pathname === '/api/v1/nodes') {
       const items = (this.options.nodes ?? []).map((n) => ({
         metadata: { name: n.name },
@@ -97,6 +160,12 @@ export class KubeApiDouble {
             cpu: '16',
             'ephemeral-storage': n.ephemeralStorage,
             ...(n.gpus ? { 'nvidia.com/gpu': String(n.gpus) } : {}),
+          },
+          nodeInfo: {
+            architecture: n.architecture ?? 'amd64',
+            containerRuntimeVersion: n.runtime ?? 'containerd://1.7.27',
+            kubeletVersion: this.options.version ?? 'v1.31.4',
+            operatingSystem: 'linux',
           },
         },
       }));
