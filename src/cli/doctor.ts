@@ -14,6 +14,7 @@ interface DoctorFlags extends RegistryFlags {
   include: string[];
   exclude: string[];
   keepDuplicateWeights?: boolean;
+  modelpack?: boolean;
   maxLayers: number;
   maxLayerSize?: number;
   hfTokenFile?: string;
@@ -55,6 +56,7 @@ export function register(program: Command): void {
     .option('--include <glob>', 'as for build (repeatable)', collect, [])
     .option('--exclude <glob>', 'as for build (repeatable)', collect, [])
     .option('--keep-duplicate-weights', 'as for build')
+    .option('--modelpack', 'as for build: also check that the registry takes ModelPack manifests')
     .option('--max-layers <n>', 'as for build', (v) => Number(v), DEFAULT_PLAN_OPTIONS.maxLayers)
     .option('--max-layer-size <size>', "the destination's layer limit, e.g. 10GB (else known per registry)", parseSize)
     .option('--hf-token-file <file>', HF_TOKEN_FILE_HELP)
@@ -103,6 +105,7 @@ export function register(program: Command): void {
         include: flags.include,
         exclude: flags.exclude,
         keepDuplicateWeights: flags.keepDuplicateWeights === true,
+        ...(flags.modelpack ? { modelpack: true } : {}),
         ...(flags.to ? { to: flags.to } : {}),
         base: flags.base,
         registry: registryOptions(flags),

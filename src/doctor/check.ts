@@ -40,6 +40,8 @@ export interface DoctorOptions {
   /** `--base`, as `build` takes it. */
   base?: string;
   registry?: RegistryOptions;
+  /** The build would add a ModelPack manifest (`--modelpack`): registries that refuse artifacts matter. */
+  modelpack?: boolean;
   /** `--max-layers` @default 100 */
   maxLayers?: number;
   /** `--max-layer-size`, over the registry's known limit. */

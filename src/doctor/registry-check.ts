@@ -13,6 +13,7 @@ import {
 } from '../oci/reference.js';
 import { networkError } from '../oci/registry/client.js';
 import { resolveCredential } from '../oci/registry/credentials.js';
+import { limitsFor } from '../oci/registry/profiles.js';
 import { requireManifest } from '../oci/repository.js';
 import { formatBytes } from '../plan/plan.js';
 import { namesFromSource } from '../source/names.js';
@@ -163,7 +164,8 @@ export const registryCheck: Check = {
     const ref = targetRef(ctx, parsed);
     const label = `${ref.registry}/${ref.repository}`;
     const results: CheckResult[] = [await reachable(ctx, ref.registry)];
-    if (results[0]?.status === 'fail') return results;
+    // What the host is known to do needs no connection: said even when it cannot be reached from here.
+    if (results[0]?.status === 'fail') return [...results, ...quirkResults(ctx, ref.registry)];
 
     const opts = ctx.options.registry ?? {};
     const credential = await resolveCredential(ref.registry, ref.repository, {
@@ -216,6 +218,7 @@ export const registryCheck: Check = {
 
     results.push(await mountResult(ctx, ref));
     results.push(limitsResult(ctx, ref.registry));
+    results.push(...quirkResults(ctx, ref.registry));
     return results;
   },
 };
@@ -256,6 +259,22 @@ async function mountResult(ctx: DoctorContext, ref: RegistryRef): Promise<CheckR
   } finally {
     await repo.close?.();
   }
+}
+
+/** What this registry is known to do differently (profiles.ts), each with cause and fix. */
+export function quirkResults(ctx: DoctorContext, registry: string): CheckResult[] {
+  return (limitsFor(registry).quirks ?? []).map((q): CheckResult => {
+    const concerns = q.when !== 'modelpack' || ctx.options.modelpack === true;
+    return {
+      id: `registry.${q.id}`,
+      title: TITLE,
+      status: concerns ? q.status : 'ok',
+      summary: concerns ? q.summary : `${q.summary} (matters only with --modelpack)`,
+      ...(q.symptom ? { symptom: q.symptom } : {}),
+      cause: q.cause,
+      fix: q.fix,
+    };
+  });
 }
 
 function limitsResult(ctx: DoctorContext, registry: string): CheckResult {
