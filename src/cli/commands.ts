@@ -6,8 +6,10 @@ import { register as registerDeploy } from './deploy.js';
 import { register as registerDoctor } from './doctor.js';
 import { register as registerExample } from './example.js';
 import { register as registerInspect } from './inspect.js';
+import { register as registerKey } from './key.js';
 import { register as registerPipeline } from './pipeline.js';
 import { register as registerRegister } from './register.js';
+import { register as registerSign } from './sign.js';
 import { register as registerVerify } from './verify.js';
 
 /**
@@ -22,6 +24,8 @@ export function registerCommands(program: Command): void {
   registerDoctor(program);
   registerInspect(program);
   registerVerify(program);
+  registerSign(program);
+  registerKey(program);
   registerCopy(program);
   registerBase(program);
   registerExample(program);
