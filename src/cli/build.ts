@@ -6,7 +6,14 @@ import { layoutsInside } from '../builder/own-output.js';
 import { ModelcarError } from '../errors.js';
 import { DEFAULT_BASE } from '../image/base.js';
 import { Journal } from '../journal/journal.js';
-import { formatLocation, formatRef, formatWritten, type ImageLocation, parseImageLocation } from '../oci/reference.js';
+import {
+  formatLocation,
+  formatRef,
+  formatWritten,
+  type ImageLocation,
+  parseImageLocation,
+  type RegistryRef,
+} from '../oci/reference.js';
 import { parsePlatform } from '../oci/spec.js';
 import { DEFAULT_PLAN_OPTIONS, formatBytes } from '../plan/plan.js';
 import type { RegisterResult } from '../registry-model/register.js';
@@ -20,13 +27,17 @@ import {
   openSource,
   parseConnections,
 } from '../source/open.js';
+import { signBuild } from '../trust/sign-build.js';
+import type { SignResult } from '../trust/sign-image.js';
 import { collect, parseSize, wholeNumber } from './arguments.js';
 import { progressReporter, progressStyle } from './progress.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
+import { describeSigned, signedJson } from './sign.js';
+import { addSignOptions, SIGN_ENV_HELP, type SignFlags, signerFromFlags } from './sign-flags.js';
 
 export const DEFAULT_DESTINATION = 'oci:modelcar-out';
 
-interface BuildFlags extends RegistryFlags {
+interface BuildFlags extends RegistryFlags, SignFlags {
   to: string;
   base: string;
   imageVolume?: boolean;
@@ -194,6 +205,7 @@ export function register(program: Command): void {
       '--result-dir <dir>',
       'also write IMAGE_URL, IMAGE_DIGEST and MODEL_VERSION_ID files here (Tekton results)',
     );
+  addSignOptions(cmd);
   addRegistryOptions(cmd);
   cmd.addOption(
     new Option(
@@ -222,6 +234,7 @@ export function register(program: Command): void {
       '  SOURCE_DATE_EPOCH          the fixed time of the image (else the source commit time, else 0)',
       '  MODEL_REGISTRY_URL, MODEL_REGISTRY_TOKEN   for --register',
       '  MODELCAR_CACHE_DIR         same as --cache;  XDG_CACHE_HOME  where the journal lives (modelcar/)',
+      ...SIGN_ENV_HELP,
       '  MODELCAR_DEBUG=1           print the underlying cause of an error',
       '',
       'Exit status: 0 done, 1 failed (a failed build writes no tag), 2 bad command line, 130 interrupted (no tag).',
@@ -253,6 +266,16 @@ export function register(program: Command): void {
         'unset it or set it to e.g. $(git log -1 --format=%ct)',
       );
     }
+    // The key is opened (and its password checked) before any byte moves; signing follows the manifest.
+    const signing = flags.dryRun ? undefined : await signerFromFlags(flags);
+    if (signing && destination.transport === 'layout') {
+      throw new ModelcarError(
+        'usage',
+        'signing needs a registry destination, not an OCI layout',
+        'push to a registry with --to HOST/REPO[:TAG] (signatures live beside the image there), or sign later with modelcar sign after modelcar copy',
+      );
+    }
+    for (const w of signing?.warnings ?? []) process.stderr.write(`modelcar: warning: ${w}\n`);
     // --no-journal: every run hashes every local file again (for read-only HOMEs or paranoid rebuilds).
     const journal = flags.journal ? new Journal() : undefined;
     const stop = interruptSignal();
@@ -303,7 +326,38 @@ export function register(program: Command): void {
         progressStyle({ json: flags.json === true, quiet: flags.quiet === true || flags.dryRun === true }),
       ),
     });
-    const registered = flags.register && !flags.dryRun ? await registerImage(result, flags) : undefined;
+    const signed = signing
+      ? await signBuild(result, {
+          signer: signing.signer,
+          externalParameters: {
+            source: sourceArg,
+            destination: flags.to,
+            base: flags.base,
+            platform: flags.platform,
+            include: flags.include,
+            exclude: flags.exclude,
+            keepDuplicateWeights: flags.keepDuplicateWeights === true,
+            imageVolume: flags.imageVolume === true,
+            maxLayers: flags.maxLayers,
+          },
+          registry: registryOptions(flags),
+          startedOn: new Date(started),
+          finishedOn: new Date(),
+          ...(epochOf(flags.sourceDateEpoch, envEpoch) !== undefined
+            ? { fixedTime: new Date((epochOf(flags.sourceDateEpoch, envEpoch) as number) * 1000) }
+            : {}),
+        })
+      : undefined;
+    if (signed && !flags.quiet && !flags.json) {
+      process.stderr.write(`signed with ${signing?.description}\n`);
+      for (const line of describeSigned(
+        signed,
+        formatRef({ ...(result.destination as { ref: RegistryRef }).ref, tag: undefined, digest: undefined }),
+      )) {
+        process.stderr.write(`  ${line}\n`);
+      }
+    }
+    const registered = flags.register && !flags.dryRun ? await registerImage(result, flags, signed) : undefined;
     if (flags.resultDir && !flags.dryRun) await writeResults(flags.resultDir, result, registered);
     const seconds = (Date.now() - started) / 1000;
     if (flags.json) {
@@ -311,6 +365,7 @@ export function register(program: Command): void {
         dryRun: flags.dryRun === true,
         ...summary(result, seconds),
         ...(registered ? { registered } : {}),
+        ...(signed ? { signed: signedJson(signed) } : {}),
       };
       process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
     } else if (flags.dryRun) {
@@ -321,7 +376,11 @@ export function register(program: Command): void {
   });
 }
 
-async function registerImage(result: BuildResult, flags: BuildFlags): Promise<RegisterResult> {
+function epochOf(flag: number | undefined, env: string | undefined): number | undefined {
+  return flag ?? (env !== undefined ? Number(env) : undefined);
+}
+
+async function registerImage(result: BuildResult, flags: BuildFlags, signed?: SignResult): Promise<RegisterResult> {
   const files = result.layers.flatMap((l) => l.files);
   const registered = await registerBuild(
     {
@@ -332,6 +391,15 @@ async function registerImage(result: BuildResult, flags: BuildFlags): Promise<Re
       source: { uri: result.source.uri, ...(result.source.revision ? { revision: result.source.revision } : {}) },
       files,
       totalBytes: result.plan.contentBytes,
+      ...(signed
+        ? {
+            trust: {
+              signatureDigest: signed.signature.digest,
+              provenanceDigest: signed.provenance.digest,
+              modelSignatureDigest: signed.modelSignature.digest,
+            },
+          }
+        : {}),
     },
     {
       modelRegistry: flags.modelRegistry as string,

@@ -21,6 +21,9 @@ interface RegisterFlags {
   description?: string;
   author?: string;
   registryName?: string;
+  signatureDigest?: string;
+  provenanceDigest?: string;
+  modelSignatureDigest?: string;
   json?: boolean;
 }
 
@@ -53,6 +56,15 @@ export function register(program: Command): void {
       '--registry-name <name>',
       'Model Registry instance name for the modelregistry.opendatahub.io/name label (default: from the URL)',
     )
+    .option(
+      '--signature-digest <digest>',
+      'the image signature manifest (modelcar sign --json), property signature_digest',
+    )
+    .option('--provenance-digest <digest>', 'the SLSA provenance referrer, property provenance_digest')
+    .option(
+      '--model-signature-digest <digest>',
+      'the OpenSSF model signature referrer, property model_signature_digest',
+    )
     .option('--json', 'print one JSON object with the ids, labels and what changed')
     .action(async (flags: RegisterFlags) => {
       const client = new ModelRegistryClient({
@@ -76,6 +88,15 @@ export function register(program: Command): void {
           ...(flags.description ? { description: flags.description } : {}),
           ...(flags.author ? { author: flags.author } : {}),
           ...(flags.registryName ? { registryName: flags.registryName } : {}),
+          ...(flags.signatureDigest || flags.provenanceDigest || flags.modelSignatureDigest
+            ? {
+                trust: {
+                  ...(flags.signatureDigest ? { signatureDigest: flags.signatureDigest } : {}),
+                  ...(flags.provenanceDigest ? { provenanceDigest: flags.provenanceDigest } : {}),
+                  ...(flags.modelSignatureDigest ? { modelSignatureDigest: flags.modelSignatureDigest } : {}),
+                },
+              }
+            : {}),
           registryUrl: flags.modelRegistry,
         });
       } finally {

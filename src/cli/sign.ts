@@ -1,9 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { ModelcarError } from '../errors.js';
-import { parsePlatform } from '../image/base.js';
 import { openRepository } from '../oci/open.js';
 import { formatRef, manifestReference, parseImageLocation } from '../oci/reference.js';
+import { parsePlatform } from '../oci/spec.js';
 import { imageFacts } from '../trust/image-facts.js';
 import { type SignResult, signImage } from '../trust/sign-image.js';
 import { TrustStore } from '../trust/store.js';

@@ -4,11 +4,15 @@ import { manifestReference, parseImageLocation } from '../oci/reference.js';
 import { parsePlatform } from '../oci/spec.js';
 import { formatBytes } from '../plan/plan.js';
 import { HF_TOKEN_FILE_HELP, openSource } from '../source/open.js';
-import { verifyImage } from '../verify/verify.js';
+import { policyFromFlags } from '../trust/policy.js';
+import { TrustStore } from '../trust/store.js';
+import { verifySignedImage } from '../trust/verify-trust.js';
+import { type VerifyOptions, type VerifyReport, verifyImage } from '../verify/verify.js';
 import { collect } from './arguments.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
+import { addVerifyTrustOptions, trustLines, type VerifyTrustFlags, verifyDirectory } from './verify-signed.js';
 
-interface VerifyFlags extends RegistryFlags {
+interface VerifyFlags extends RegistryFlags, VerifyTrustFlags {
   against?: string;
   include: string[];
   exclude: string[];
@@ -22,11 +26,17 @@ export function register(program: Command): void {
   const cmd = program
     .command('verify')
     .summary('stream an image back and check every layer and file (optionally against the source)')
-    .argument('<ref>', 'the image: HOST/REPO:TAG, HOST/REPO@sha256:..., docker://..., oci://... or oci:DIR[:TAG]')
+    .argument(
+      '<ref>',
+      'the image: HOST/REPO:TAG, HOST/REPO@sha256:..., docker://..., oci://... or oci:DIR[:TAG] (a directory with --model-signature)',
+    )
     .description(
       'Stream every layer back and check it: each layer digest, and each file under /models against the sha256 in ' +
         'the layer annotations; with --against, also against the model source (missing, extra or different files). ' +
-        'Exits 1 at any difference and names the first one precisely. Constant memory.',
+        'With --key (or a keyless identity), also the trust chain: the signature CRI-O checks, the SLSA provenance ' +
+        'and the OpenSSF model signature, each signed, about this digest and listing exactly these files. With ' +
+        '--model-signature, a model directory against its OpenSSF model signature. Exits 1 at any difference and ' +
+        'names the first one (or the link that broke) precisely. Constant memory.',
     )
     .option('--against <source>', 'the model it was built from: a local directory or hf://ORG/NAME[@REVISION]')
     .option('--include <glob>', 'as given to build: files the default selection skips (repeatable)', collect, [])
@@ -35,8 +45,22 @@ export function register(program: Command): void {
     .option('--hf-token-file <file>', HF_TOKEN_FILE_HELP)
     .option('--platform <os/arch>', 'which image of a multi-platform index')
     .option('--json', 'print one JSON object');
+  addVerifyTrustOptions(cmd);
   addRegistryOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    [
+      '',
+      'Examples:',
+      '  modelcar verify quay.io/acme/granite@sha256:... --key cosign.pub',
+      '  modelcar verify $IMG --certificate-identity https://kubernetes.io/namespaces/models/serviceaccounts/modelcar \\',
+      '      --certificate-oidc-issuer https://kubernetes.default.svc --trusted-root trusted_root.json',
+      '  modelcar verify /mnt/models --model-signature model.sig --key cosign.pub',
+    ].join('\n'),
+  );
   cmd.action(async (refArg: string, flags: VerifyFlags) => {
+    const policy = await policyFromFlags(flags);
+    if (flags.modelSignature) return verifyDirectory(refArg, flags, policy);
     const location = parseImageLocation(refArg);
     const repo = await openRepository(location, registryOptions(flags));
     const source = flags.against
@@ -44,7 +68,7 @@ export function register(program: Command): void {
       : undefined;
     const progress = !flags.json && process.stderr.isTTY;
     try {
-      const report = await verifyImage(repo, manifestReference(location), {
+      const options: VerifyOptions = {
         ...(flags.platform ? { platform: parsePlatform(flags.platform) } : {}),
         ...(source
           ? {
@@ -59,19 +83,41 @@ export function register(program: Command): void {
         onLayer: (l) => {
           if (progress) process.stderr.write(`layer ${l.index} ${l.digest} ${l.ok ? 'ok' : 'MISMATCH'}\n`);
         },
-      });
-      if (flags.json) {
-        process.stdout.write(`${JSON.stringify({ reference: refArg, ...report }, null, 2)}\n`);
-      } else if (report.ok) {
-        process.stdout.write(
-          `ok: ${refArg} ${report.manifestDigest}: ${report.layers.length} layer${report.layers.length === 1 ? '' : 's'}, ${report.files} files, ${formatBytes(report.bytes)} verified${report.against ? ` against ${report.against}` : ''}\n`,
-        );
+      };
+      let report: VerifyReport;
+      let trust: Awaited<ReturnType<typeof verifySignedImage>>['trust'] | undefined;
+      if (policy) {
+        TrustStore.of(repo, 'verifying signatures');
+        if (location.transport !== 'registry') throw new Error('unreachable: layouts hold no signatures');
+        const signed = await verifySignedImage(repo, location.ref, manifestReference(location), policy, options);
+        report = signed.bytes;
+        trust = signed.trust;
       } else {
+        report = await verifyImage(repo, manifestReference(location), options);
+      }
+      const ok = report.ok && (trust?.ok ?? true);
+      if (flags.json) {
+        process.stdout.write(
+          `${JSON.stringify({ reference: refArg, ...report, ok, ...(trust ? { trust } : {}) }, null, 2)}\n`,
+        );
+      } else if (!report.ok) {
         const [first, ...rest] = report.differences;
         process.stdout.write(`MISMATCH: ${refArg} ${report.manifestDigest}\n  first: ${first?.message}\n`);
         for (const d of rest) process.stdout.write(`  also: ${d.message}\n`);
+        if (trust) process.stdout.write(`${trustLines(trust).join('\n')}\n`);
+      } else if (trust && !trust.ok) {
+        const broken = trust.links.filter((l) => !l.ok).map((l) => l.link);
+        process.stdout.write(
+          `FAILED: ${refArg} ${report.manifestDigest}: ${broken.join(', ')} did not verify (the bytes did)\n`,
+        );
+        process.stdout.write(`${trustLines(trust).join('\n')}\n`);
+      } else {
+        process.stdout.write(
+          `ok: ${refArg} ${report.manifestDigest}: ${report.layers.length} layer${report.layers.length === 1 ? '' : 's'}, ${report.files} files, ${formatBytes(report.bytes)} verified${report.against ? ` against ${report.against}` : ''}\n`,
+        );
+        if (trust) process.stdout.write(`${trustLines(trust).join('\n')}\n`);
       }
-      if (!report.ok) process.exitCode = 1;
+      if (!ok) process.exitCode = 1;
     } finally {
       await Promise.all([repo.close?.(), source?.close?.()]);
     }

@@ -8,7 +8,7 @@ import { ModelcarError } from '../errors.js';
 import { isHfRef, parseHfRef } from '../source/hf-ref.js';
 import { ModelRegistryClient } from './client.js';
 import { parsePinnedImage } from './image-uri.js';
-import { type RegisterResult, registerModel } from './register.js';
+import { type RegisterResult, registerModel, type TrustDigests } from './register.js';
 import { tokenSource } from './token.js';
 
 export interface BuiltFile {
@@ -27,6 +27,8 @@ export interface BuildToRegister {
   source: { uri: string; revision?: string };
   files: readonly BuiltFile[];
   totalBytes: number;
+  /** When the build signed the image: its signature and attestation digests. */
+  trust?: TrustDigests;
 }
 
 export interface RegisterBuildOptions {
@@ -70,6 +72,7 @@ export async function registerBuild(build: BuildToRegister, options: RegisterBui
       ...(contentDigest ? { filesSha256: contentDigest } : {}),
       sourceUri: build.source.uri,
       ...(build.source.revision ? { sourceRevision: build.source.revision } : {}),
+      ...(build.trust ? { trust: build.trust } : {}),
       ...(options.author ? { author: options.author } : {}),
       ...(options.description ? { description: options.description } : {}),
       registryUrl: options.modelRegistry,

@@ -36,10 +36,21 @@ export interface RegisterInput {
   totalBytes?: number;
   /** sha256 over the sorted `<sha256>  <path>` lines of the files: identifies the model bytes apart from packaging. */
   filesSha256?: string;
+  /** Digests of the image's signature and attestations (`modelcar sign`, `build --sign-key`), kept as provenance. */
+  trust?: TrustDigests;
   /** Model Registry instance name, for the `modelregistry.opendatahub.io/name` label; derived from the URL if unset. */
   registryName?: string;
   /** The registry URL, to derive `registryName` from. */
   registryUrl?: string;
+}
+
+export interface TrustDigests {
+  /** The cosign signature manifest (`sha256-<hex>.sig`). */
+  signatureDigest?: string;
+  /** The SLSA provenance referrer manifest. */
+  provenanceDigest?: string;
+  /** The OpenSSF model signature referrer manifest. */
+  modelSignatureDigest?: string;
 }
 
 export interface RegisterResult {
@@ -69,6 +80,9 @@ export const PROPERTY = {
   totalBytes: 'total_bytes',
   filesSha256: 'files_sha256',
   toolVersion: 'modelcar_version',
+  signatureDigest: 'signature_digest',
+  provenanceDigest: 'provenance_digest',
+  modelSignatureDigest: 'model_signature_digest',
 } as const;
 
 export const LABEL = {
@@ -207,6 +221,13 @@ export function planRegistration(input: RegisterInput): Plan {
   if (input.sourceRevision) props[PROPERTY.sourceRevision] = str(input.sourceRevision);
   if (input.filesSha256) props[PROPERTY.filesSha256] = str(input.filesSha256);
   if (input.fileCount !== undefined) props[PROPERTY.fileCount] = int32(input.fileCount, '--file-count');
+  for (const [key, value] of [
+    [PROPERTY.signatureDigest, input.trust?.signatureDigest],
+    [PROPERTY.provenanceDigest, input.trust?.provenanceDigest],
+    [PROPERTY.modelSignatureDigest, input.trust?.modelSignatureDigest],
+  ] as const) {
+    if (value !== undefined) props[key] = str(checkDigest(value, key.replace(/_/g, '-')));
+  }
   // int_value is int32 in the API (at most 9 digits): model sizes overflow it, so bytes travel as an exact string.
   if (input.totalBytes !== undefined)
     props[PROPERTY.totalBytes] = str(String(nonNegativeInteger(input.totalBytes, '--total-bytes')));
@@ -339,6 +360,17 @@ function checkName(name: string, flag: string): string {
     );
   }
   return name;
+}
+
+function checkDigest(value: string, what: string): string {
+  if (!/^sha256:[a-f0-9]{64}$/.test(value)) {
+    throw new ModelcarError(
+      'usage',
+      `--${what} "${value}" is not a sha256 digest`,
+      'give sha256:<64 hex digits>, as `modelcar sign --json` prints them',
+    );
+  }
+  return value;
 }
 
 function str(value: string): MetadataValue {

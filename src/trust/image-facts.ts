@@ -4,8 +4,10 @@
  * the source, revision and base its annotations record. A build that signs in the same run knows all this already.
  */
 import { ModelcarError } from '../errors.js';
-import { annotatedFiles, openImage } from '../image/read-image.js';
-import type { Platform, Repository } from '../oci/repository.js';
+import { annotatedFiles } from '../image/read-image.js';
+import type { Repository } from '../oci/repository.js';
+import { resolveImage } from '../oci/resolve.js';
+import type { Platform } from '../oci/spec.js';
 import type { SignRequest } from './sign-image.js';
 import type { SignedFile } from './statements.js';
 
@@ -20,8 +22,8 @@ const A = {
 } as const;
 
 export async function imageFacts(repo: Repository, reference: string, platform?: Platform): Promise<ImageFacts> {
-  const image = await openImage(repo, reference, platform);
-  const top = image.index?.fetched ?? image.fetched;
+  const image = await resolveImage(repo, reference, platform ? { platform } : {});
+  const top = image.index?.stored ?? image.stored;
   const files: SignedFile[] = [];
   for (const layer of image.manifest.layers) {
     for (const f of annotatedFiles(layer) ?? []) files.push({ path: f.path, sha256: f.sha256 });
@@ -29,12 +31,12 @@ export async function imageFacts(repo: Repository, reference: string, platform?:
   if (files.length === 0) {
     throw new ModelcarError(
       'usage',
-      `${repo.label}@${image.fetched.digest} declares no model files (it was not built by modelcar)`,
+      `${repo.label}@${image.stored.digest} declares no model files (it was not built by modelcar)`,
       'sign images that modelcar built; their layers list each file with its sha256',
     );
   }
   const a = image.manifest.annotations ?? {};
-  const source = a[A.source] ?? `oci://${repo.label}@${image.fetched.digest}`;
+  const source = a[A.source] ?? `oci://${repo.label}@${image.stored.digest}`;
   const baseName = a[A.baseName];
   const baseDigest = a[A.baseDigest];
   return {

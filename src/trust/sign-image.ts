@@ -8,7 +8,7 @@
 
 import { MediaType } from '../oci/media-types.js';
 import { formatRef, type RegistryRef } from '../oci/reference.js';
-import type { Descriptor } from '../oci/repository.js';
+import type { Descriptor } from '../oci/spec.js';
 import { VERSION } from '../version.js';
 import { attachmentManifest, signatureTag } from './attachment.js';
 import { bundleReferrer, type ReferrerArtifact, referrersIndex, referrersTag } from './referrer.js';
@@ -88,7 +88,7 @@ async function putSignature(req: SignRequest): Promise<SignResult['signature']> 
 async function attach(store: TrustStore, artifact: ReferrerArtifact, subject: Descriptor): Promise<AttachedVia> {
   for (const blob of artifact.blobs) await store.putBlob(blob);
   await store.putManifest(artifact.manifest, MediaType.ociManifest);
-  const listed = await store.referrers(subject.digest);
+  const listed = await store.referrers(subject);
   if (listed?.some((d) => d.digest === artifact.descriptor.digest)) return 'referrers-api';
   const tag = referrersTag(subject.digest);
   const current = await store.manifest(tag);

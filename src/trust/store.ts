@@ -1,28 +1,24 @@
 /**
- * What signing needs from a registry repository, in one place: read a manifest that may be absent, store blobs and
- * manifests (by digest or under a tag), and list an image's referrers through the OCI 1.1 referrers API, which a
- * registry without it (distribution 2.8, GHCR) answers with 404. Signatures live in registries only: containers/image
- * reads sigstore attachments from registries, and OpenShift nodes check them there.
+ * What signing needs from an image's repository, over the store contract: small manifests and blobs read whole and
+ * checked, bytes stored, manifests stored by digest or under a tag, and the referrers API (undefined where the
+ * registry has none: distribution 2.8, GHCR). Signatures live in registries only: containers/image reads sigstore
+ * attachments from registries, and OpenShift nodes check them there; a layout would hold signatures no one reads.
  */
 import { ModelcarError } from '../errors.js';
-import { readSmallBlob } from '../image/read-image.js';
-import { MediaType } from '../oci/media-types.js';
 import { RegistryRepository } from '../oci/registry/repository.js';
-import type { Descriptor, FetchedManifest, Repository } from '../oci/repository.js';
-import type { ReferrerDescriptor } from './referrer.js';
-
-/** Bounded as distribution and containers/image bound manifests. */
-const MAX_INDEX_BYTES = 4 * 1024 * 1024;
+import { pushAndTag, type Repository } from '../oci/repository.js';
+import { readSmallBlob } from '../oci/resolve.js';
+import type { Descriptor, ManifestBytes } from '../oci/spec.js';
 
 export class TrustStore {
-  private constructor(private readonly repo: RegistryRepository) {}
+  private constructor(private readonly repo: Repository) {}
 
   static of(repo: Repository, what: string): TrustStore {
     if (!(repo instanceof RegistryRepository)) {
       throw new ModelcarError(
         'usage',
         `${what} needs an image in a registry; ${repo.label} is an OCI layout`,
-        'push it to a registry first (modelcar copy oci:DIR:TAG HOST/REPO:TAG), then sign it there: signatures and attestations live beside the image in its repository',
+        'push it to a registry first (modelcar copy oci:DIR:TAG HOST/REPO:TAG) and sign it there: signatures and attestations live beside the image in its repository',
       );
     }
     return new TrustStore(repo);
@@ -32,17 +28,12 @@ export class TrustStore {
     return this.repo.label;
   }
 
-  /** The manifest under `reference`, or undefined when the registry has none. */
-  async manifest(reference: string): Promise<FetchedManifest | undefined> {
-    try {
-      return await this.repo.fetchManifest(reference);
-    } catch (e) {
-      if (e instanceof ModelcarError && /not found/.test(e.message)) return undefined;
-      throw e;
-    }
+  /** The manifest under a tag or digest, or undefined when there is none. */
+  manifest(reference: string): Promise<ManifestBytes | undefined> {
+    return this.repo.fetchManifest(reference);
   }
 
-  async blob(desc: Descriptor): Promise<Buffer> {
+  blob(desc: Descriptor): Promise<Buffer> {
     return readSmallBlob(this.repo, desc);
   }
 
@@ -55,42 +46,13 @@ export class TrustStore {
     });
   }
 
-  /** Stores a manifest, by digest when no tag is given; returns its digest. */
+  /** Stores a manifest (under `tag` when given); returns its digest. */
   async putManifest(bytes: Buffer, mediaType: string, tag?: string): Promise<string> {
-    return this.repo.pushManifest(bytes, mediaType, tag);
+    return (await pushAndTag(this.repo, bytes, mediaType, tag)).digest;
   }
 
-  /** The referrers of `digest` from the referrers API; undefined when the registry has no such API. */
-  async referrers(digest: string): Promise<ReferrerDescriptor[] | undefined> {
-    const res = await this.repo.client.send({
-      method: 'GET',
-      url: `/v2/${this.repo.ref.repository}/referrers/${digest}`,
-      scopes: [`repository:${this.repo.ref.repository}:pull`],
-      headers: { accept: MediaType.ociIndex },
-    });
-    const type = String(res.headers['content-type'] ?? '');
-    // The distribution spec: a registry with the API never answers 404 for a valid digest; one without it does.
-    if (res.statusCode === 404 || res.statusCode === 405 || !type.startsWith(MediaType.ociIndex)) {
-      await res.body.dump();
-      return undefined;
-    }
-    if (res.statusCode !== 200) {
-      await res.body.dump();
-      throw new ModelcarError(
-        'registry',
-        `${this.repo.label}: listing the referrers of ${digest} failed (HTTP ${res.statusCode})`,
-        'check the registry; the signature and attestations are written beside the image',
-      );
-    }
-    const text = await res.body.text();
-    if (text.length > MAX_INDEX_BYTES) {
-      throw new ModelcarError(
-        'registry',
-        `${this.repo.label}: the referrers list of ${digest} is over 4 MiB`,
-        'check the registry',
-      );
-    }
-    const index = JSON.parse(text) as { manifests?: ReferrerDescriptor[] };
-    return Array.isArray(index.manifests) ? index.manifests : [];
+  /** The referrers of `subject` through the referrers API; undefined when the registry has no such API. */
+  referrers(subject: Descriptor): Promise<Descriptor[] | undefined> {
+    return this.repo.referrers(subject);
   }
 }

@@ -6,7 +6,10 @@
  */
 
 import { messageOf } from '../errors.js';
-import type { Descriptor } from '../oci/repository.js';
+import type { RegistryRef } from '../oci/reference.js';
+import { type Repository, requireManifest } from '../oci/repository.js';
+import type { Descriptor } from '../oci/spec.js';
+import { type VerifyOptions, type VerifyReport, verifyImage } from '../verify/verify.js';
 import { CosignAnnotation, signatureTag } from './attachment.js';
 import type { TrustPolicy } from './policy.js';
 import { BundleAnnotation, type ReferrerDescriptor, referrersTag, SIGSTORE_BUNDLE_MEDIA_TYPE } from './referrer.js';
@@ -18,7 +21,7 @@ import {
   type SlsaPredicate,
   type Statement,
 } from './statements.js';
-import type { TrustStore } from './store.js';
+import { TrustStore } from './store.js';
 import { type VerifiedStatement, verifyStatementBundle } from './verify-bundle.js';
 import { type AttachedSignature, checkImageSignatures, type SignedImage } from './verify-signature.js';
 
@@ -89,8 +92,9 @@ async function signatureLink(store: TrustStore, image: SignedImage, policy: Trus
 }
 
 /** The image's referrers of one predicate type, from the referrers API or the fallback tag. */
-async function referrersOf(store: TrustStore, digest: string): Promise<ReferrerDescriptor[]> {
-  const listed = await store.referrers(digest);
+async function referrersOf(store: TrustStore, subject: Descriptor): Promise<ReferrerDescriptor[]> {
+  const digest = subject.digest;
+  const listed = await store.referrers(subject);
   const fromApi = listed ?? [];
   const index = await store.manifest(referrersTag(digest));
   const fromTag = index
@@ -166,14 +170,53 @@ function modelProblem(v: VerifiedStatement, files: readonly SignedFile[]): strin
 /** Checks every link; `files` are the image's files as its bytes were just verified. */
 export async function verifyTrust(
   store: TrustStore,
-  image: SignedImage,
+  image: SignedImage & { readonly mediaType: string; readonly size: number },
   policy: TrustPolicy,
   files: readonly SignedFile[],
 ): Promise<TrustReport> {
   const signature = await signatureLink(store, image, policy);
-  const candidates = await referrersOf(store, image.digest);
+  const candidates = await referrersOf(store, { mediaType: image.mediaType, digest: image.digest, size: image.size });
   const provenance = await attestationLink(store, image, policy, files, candidates, 'provenance');
   const model = await attestationLink(store, image, policy, files, candidates, 'model-signature');
   const links = [signature, provenance, model];
   return { ok: links.every((l) => l.ok), links };
+}
+
+export interface SignedImageReport {
+  readonly bytes: VerifyReport;
+  readonly trust: TrustReport;
+  readonly ok: boolean;
+}
+
+/**
+ * `verify REF` with a policy: every byte as `verify` checks it, then every trust link, the statements compared with
+ * the files as the bytes were just read (not as the annotations claim them).
+ */
+export async function verifySignedImage(
+  repo: Repository,
+  ref: RegistryRef,
+  reference: string,
+  policy: TrustPolicy,
+  opts: VerifyOptions = {},
+): Promise<SignedImageReport> {
+  const store = TrustStore.of(repo, 'verifying signatures');
+  const top = await requireManifest(repo, reference);
+  const files: SignedFile[] = [];
+  const bytes = await verifyImage(repo, top.digest, {
+    ...opts,
+    onFile: (f) => {
+      files.push({ path: f.path, sha256: f.sha256 });
+      opts.onFile?.(f);
+    },
+  });
+  const image = {
+    digest: top.digest,
+    mediaType: top.mediaType,
+    size: top.bytes.length,
+    repository: `${ref.registry}/${ref.repository}`,
+    // Named by digest (or tag and digest) matches the repository; named by tag alone, the exact tag (CRI-O's rule).
+    ...(ref.tag && !ref.digest ? { tag: ref.tag } : {}),
+  };
+  const trust = await verifyTrust(store, image, policy, files);
+  return { bytes, trust, ok: bytes.ok && trust.ok };
 }

@@ -72,6 +72,8 @@ export interface VerifyOptions {
     readonly keepDuplicateWeights?: boolean;
   };
   readonly onLayer?: (layer: VerifiedLayer) => void;
+  /** Each model file as its bytes were read from its layer (what signed statements are compared with). */
+  readonly onFile?: (file: { readonly path: string; readonly size: number; readonly sha256: string }) => void;
 }
 
 const MAX_DIFFERENCES = 100;
@@ -100,6 +102,7 @@ export async function verifyImage(
     layers.push(layer);
     opts.onLayer?.(layer);
   }
+  for (const f of files.values()) opts.onFile?.({ path: f.path, size: f.size, sha256: f.sha256 });
   let against: string | undefined;
   if (opts.against) {
     against = (await opts.against.source.identity()).uri;
