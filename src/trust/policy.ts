@@ -6,7 +6,7 @@
 import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
-import { type TrustMaterial, toTrustMaterial } from '@sigstore/verify';
+import { type TrustMaterial, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { ModelcarError, messageOf } from '../errors.js';
 import { loadPublicKey } from './signing-key.js';
 
@@ -74,4 +74,13 @@ export async function policyFromFlags(flags: PolicyFlags): Promise<TrustPolicy |
     issuer: flags.certificateOidcIssuer,
     label: `${flags.certificateIdentity} (issuer ${flags.certificateOidcIssuer})`,
   };
+}
+
+/**
+ * A @sigstore/verify verifier for a keyless policy: the certificate must chain to the trust root, be logged in Rekor
+ * and, when the trust root names CT logs, carry a valid SCT (containers/image checks no SCTs; a trust root without CT
+ * logs, such as a private Fulcio without one, is verified the way CRI-O verifies it).
+ */
+export function keylessVerifier(policy: Extract<TrustPolicy, { kind: 'keyless' }>): Verifier {
+  return new Verifier(policy.trust, { ctlogThreshold: policy.trust.ctlogs.length > 0 ? 1 : 0 });
 }

@@ -8,9 +8,9 @@
 import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { type Bundle, bundleFromJSON } from '@sigstore/bundle';
 import { dsse } from '@sigstore/core';
-import { toSignedEntity, Verifier } from '@sigstore/verify';
+import { toSignedEntity } from '@sigstore/verify';
 import { ModelcarError, messageOf } from '../errors.js';
-import type { TrustPolicy } from './policy.js';
+import { keylessVerifier, type TrustPolicy } from './policy.js';
 import { keyHint } from './signing-key.js';
 import { IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_V1, type Statement } from './statements.js';
 
@@ -83,7 +83,7 @@ function verifyWithKey(bundle: Bundle, key: KeyObject, what: string): string {
 
 function verifyKeyless(bundle: Bundle, policy: Extract<TrustPolicy, { kind: 'keyless' }>, what: string): string {
   try {
-    const signer = new Verifier(policy.trust).verify(toSignedEntity(bundle), {
+    const signer = keylessVerifier(policy).verify(toSignedEntity(bundle), {
       subjectAlternativeName: policy.identity,
       extensions: { issuer: policy.issuer },
     });

@@ -9,12 +9,12 @@
 import { verify as cryptoVerify, X509Certificate } from 'node:crypto';
 import { BUNDLE_V01_MEDIA_TYPE, type Bundle } from '@sigstore/bundle';
 import { HashAlgorithm } from '@sigstore/protobuf-specs';
-import { toSignedEntity, Verifier } from '@sigstore/verify';
+import { toSignedEntity } from '@sigstore/verify';
 import { messageOf } from '../errors.js';
 import { digestOf } from '../oci/digest-stream.js';
 import { parseRegistryRef } from '../oci/reference.js';
 import { CosignAnnotation } from './attachment.js';
-import type { TrustPolicy } from './policy.js';
+import { keylessVerifier, type TrustPolicy } from './policy.js';
 import { tlogEntryFromAnnotation } from './rekor-set.js';
 import { parseSimpleSigningPayload, SIMPLE_SIGNING_MEDIA_TYPE, type SimpleSigningClaim } from './simple-signing.js';
 
@@ -87,7 +87,7 @@ function verifySignatureBytes(sig: AttachedSignature, policy: TrustPolicy): stri
   if (!sig.annotations[CosignAnnotation.certificate]) {
     throw new Error(`missing ${CosignAnnotation.certificate} annotation (a key signature, not a keyless one)`);
   }
-  const signer = new Verifier(policy.trust).verify(toSignedEntity(keylessBundle(sig, signature), sig.payload), {
+  const signer = keylessVerifier(policy).verify(toSignedEntity(keylessBundle(sig, signature), sig.payload), {
     subjectAlternativeName: policy.identity,
     extensions: { issuer: policy.issuer },
   });
