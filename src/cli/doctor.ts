@@ -2,6 +2,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { exitCodeOf, renderJson, renderText } from '../doctor/check.js';
 import { runDoctor } from '../doctor/doctor.js';
 import { ModelcarError } from '../errors.js';
+import { redact } from '../http/redact.js';
 import { DEFAULT_BASE } from '../image/base.js';
 import { DEFAULT_PLAN_OPTIONS } from '../plan/plan.js';
 import { CACHE_HELP, FOLLOW_EXTERNAL_SYMLINKS_HELP, HF_TOKEN_FILE_HELP, openSource } from '../source/open.js';
@@ -131,10 +132,13 @@ export function register(program: Command): void {
         return Buffer.concat(chunks).toString('utf8');
       },
     });
+    // Findings quote servers and files: the whole report passes the one redaction function.
     process.stdout.write(
-      flags.json
-        ? renderJson(report)
-        : renderText(report, { colour: process.stdout.isTTY === true && process.env.NO_COLOR === undefined }),
+      redact(
+        flags.json
+          ? renderJson(report)
+          : renderText(report, { colour: process.stdout.isTTY === true && process.env.NO_COLOR === undefined }),
+      ),
     );
     process.exitCode = exitCodeOf(report);
   });

@@ -1,5 +1,7 @@
 import { Command, CommanderError, Help, type Option } from 'commander';
 import { isModelcarError, messageOf } from '../errors.js';
+import { closeDispatchers } from '../http/dispatchers.js';
+import { redact } from '../http/redact.js';
 import { VERSION } from '../version.js';
 import { registerCommands } from './commands.js';
 
@@ -37,18 +39,22 @@ async function main(argv: string[]): Promise<number> {
     reportError(e);
     if (isModelcarError(e) && e.kind === 'interrupted') return 130;
     return isModelcarError(e) && e.kind === 'usage' ? 2 : 1;
+  } finally {
+    await closeDispatchers();
   }
 }
 
+/** Every line goes through the one redaction function: a secret inside a server's message never reaches a log. */
 function reportError(e: unknown): void {
+  const out = (line: string) => process.stderr.write(`${redact(line)}\n`);
   if (isModelcarError(e)) {
-    process.stderr.write(`modelcar: error: ${e.message}\n`);
-    if (e.hint) process.stderr.write(`  hint: ${e.hint}\n`);
-    if (process.env.MODELCAR_DEBUG && e.cause) process.stderr.write(`  cause: ${messageOf(e.cause)}\n`);
+    out(`modelcar: error: ${e.message}`);
+    if (e.hint) out(`  hint: ${e.hint}`);
+    if (process.env.MODELCAR_DEBUG && e.cause) out(`  cause: ${messageOf(e.cause)}`);
     return;
   }
-  process.stderr.write(`modelcar: internal error: ${messageOf(e)}\n`);
-  if (process.env.MODELCAR_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+  out(`modelcar: internal error: ${messageOf(e)}`);
+  if (process.env.MODELCAR_DEBUG && e instanceof Error) out(`${e.stack}`);
   process.stderr.write('  hint: this is a bug in modelcar; rerun with MODELCAR_DEBUG=1 and report the output.\n');
 }
 

@@ -6,6 +6,7 @@ import { collect, parseSize } from './arguments.js';
 export interface RegistryFlags {
   authfile?: string;
   caFile?: string;
+  certDir?: string;
   tlsVerify: boolean;
   plainHttp?: boolean;
   saToken: string[];
@@ -29,13 +30,20 @@ export function addRegistryOptions(cmd: Command): Command {
       ).env('REGISTRY_AUTH_FILE'),
     )
     .option('--ca-file <pem>', 'also trust this CA certificate (PEM) for registry TLS')
+    .option(
+      '--cert-dir <dir>',
+      'registry TLS files as podman and skopeo read them: *.crt CAs, NAME.cert + NAME.key client certificate (mTLS); default: /etc/containers/certs.d/HOST[:PORT]/',
+    )
     .addOption(
       new Option('--tls-verify [bool]', 'verify registry TLS certificates; --tls-verify=false only for throwaway tests')
         .argParser(bool('--tls-verify'))
         .default(true)
         .preset(true),
     )
-    .option('--plain-http', 'use plain HTTP for a non-loopback registry (loopback registries always use it)')
+    .option(
+      '--plain-http',
+      'use plain HTTP for a non-loopback registry (loopback registries use it unless --ca-file, --cert-dir or a certs.d directory configures TLS)',
+    )
     .option(
       '--sa-token <host>',
       "use the pod's service-account token as the password for this registry host (repeatable; automatic for the OpenShift internal registry)",
@@ -53,6 +61,7 @@ export function registryOptions(flags: RegistryFlags): RegistryOptions {
   return {
     ...(flags.authfile ? { authFile: flags.authfile } : {}),
     ...(flags.caFile ? { caFile: flags.caFile } : {}),
+    ...(flags.certDir ? { certDir: flags.certDir } : {}),
     tlsVerify: flags.tlsVerify,
     plainHttp: flags.plainHttp === true,
     saTokenHosts: flags.saToken,

@@ -124,7 +124,7 @@ export const clusterCheck: Check = {
         fix: 'oc login (or pass --kubeconfig FILE), then run doctor again',
       };
     }
-    const kube = kubeClient(target);
+    const kube = kubeClient(target, ctx.env);
     const results: CheckResult[] = [];
     const ns = target.namespace;
     let user: string | undefined;
@@ -147,7 +147,7 @@ export const clusterCheck: Check = {
         id: 'cluster.reachable',
         title: 'cluster reachable',
         status: 'ok',
-        summary: `${target.server} as ${user} (from ${target.from}), namespace ${ns}`,
+        summary: `${target.server} as ${user} (from ${target.from}), namespace ${ns}; ${kube.route}`,
       });
       if (probe.status === 200) {
         const annotations = (probe.body.metadata as { annotations?: Record<string, string> } | undefined)?.annotations;
@@ -183,9 +183,10 @@ export const clusterCheck: Check = {
           id: 'cluster.reachable',
           title: 'cluster reachable',
           status: 'fail',
-          summary: `cannot reach the API server ${target.server} (from ${target.from}): ${messageOf(e)}`,
-          cause: 'Wrong server address, no route from here, or a certificate this machine does not trust.',
-          fix: 'check `oc whoami --show-server`; from a pod, the service account must be mounted (automountServiceAccountToken)',
+          summary: `${messageOf(e)} (cluster from ${target.from})`,
+          cause:
+            'Wrong server address, no route from here (a proxy? NO_PROXY?), or a certificate this machine does not trust.',
+          fix: `${(e as { hint?: string }).hint ? `${(e as { hint?: string }).hint}; ` : ''}check \`oc whoami --show-server\`; from a pod, the service account must be mounted (automountServiceAccountToken)`,
         },
       ];
     }

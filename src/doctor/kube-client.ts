@@ -6,9 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
-import { Agent, request } from 'undici';
 import { parse } from 'yaml';
 import { ModelcarError, messageOf } from '../errors.js';
+import { BODY_LIMITS, readCapped } from '../http/body.js';
+import { HttpClient } from '../http/client.js';
+import { addSecret } from '../http/redact.js';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -31,6 +33,8 @@ export interface KubeReply {
 
 export interface KubeClient {
   readonly target: KubeTarget;
+  /** How requests to the API server travel: `direct` or `via proxy ...` (credentials never shown). */
+  readonly route: string;
   get(path: string, signal?: AbortSignal): Promise<KubeReply>;
   post(path: string, body: unknown, signal?: AbortSignal): Promise<KubeReply>;
   close(): Promise<void>;
@@ -90,8 +94,8 @@ function fromKubeconfig(path: string, namespace?: string): KubeTarget {
     server: cluster.server.replace(/\/+$/, ''),
     namespace: namespace ?? (typeof context.namespace === 'string' ? context.namespace : 'default'),
     from: `kubeconfig ${path} (context ${String(contextName)})`,
-    ...(typeof token === 'string' ? { token: () => token } : {}),
-    ...(typeof tokenFile === 'string' ? { token: () => read(tokenFile, base).trim() } : {}),
+    ...(typeof token === 'string' ? { token: () => remember(token) } : {}),
+    ...(typeof tokenFile === 'string' ? { token: () => remember(read(tokenFile, base).trim()) } : {}),
     ...(ca ? { ca } : {}),
     ...(cert ? { cert } : {}),
     ...(key ? { key } : {}),
@@ -119,11 +123,17 @@ export function findKube(opts: {
       server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
       namespace: ns,
       from: `in-pod service account (${dir})`,
-      token: () => read('token', dir).trim(),
+      token: () => remember(read('token', dir).trim()),
       ...(exists(join(dir, 'ca.crt')) ? { ca: read('ca.crt', dir) } : {}),
     };
   }
   return undefined;
+}
+
+/** A token read from a kubeconfig or the pod's mount is registered with the redactor before it is used. */
+function remember(token: string): string {
+  addSecret(token);
+  return token;
 }
 
 function exists(path: string): boolean {
@@ -135,28 +145,39 @@ function exists(path: string): boolean {
   }
 }
 
-export function kubeClient(target: KubeTarget): KubeClient {
-  const dispatcher = new Agent({
-    connect: {
-      rejectUnauthorized: target.insecure !== true,
-      ...(target.ca ? { ca: target.ca } : {}),
-      ...(target.cert && target.key ? { cert: target.cert, key: target.key } : {}),
-      timeout: 10_000,
+/**
+ * The kubeconfig's own trust (its CA data, client certificate, insecure-skip-tls-verify) on the shared network layer:
+ * the API server is reached through the same proxy rules and error table as every other endpoint.
+ */
+export function kubeClient(target: KubeTarget, env: NodeJS.ProcessEnv = process.env): KubeClient {
+  const http = new HttpClient({
+    endpoint: `the Kubernetes API ${target.server}`,
+    env,
+    tls: {
+      verify: target.insecure !== true,
+      ...(target.ca ? { onlyCa: target.ca } : {}),
+      ...(target.cert && target.key ? { client: { cert: target.cert, key: target.key } } : {}),
     },
+    trustHint: `the kubeconfig's certificate-authority(-data) for ${target.server} does not sign the server's certificate: log in again (oc login) or fix the cluster entry`,
   });
+  const origin = new URL(target.server).origin;
   const send = async (method: 'GET' | 'POST', path: string, body: unknown, signal?: AbortSignal) => {
     const headers: Record<string, string> = { accept: 'application/json' };
     const token = target.token?.();
-    if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await request(`${target.server}${path}`, {
+    const res = await http.send({
       method,
+      url: `${target.server}${path}`,
       headers,
-      dispatcher,
+      ...(token ? { credentials: { authorization: `Bearer ${token}`, origin } } : {}),
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       ...(signal ? { signal } : {}),
+      headersTimeoutMs: 30_000,
+      bodyTimeoutMs: 30_000,
     });
-    const text = await res.body.text();
+    const text = (
+      await readCapped(res, BODY_LIMITS.apiJson, `the answer of ${target.server} to ${method} ${path}`)
+    ).toString('utf8');
     let parsed: Obj = {};
     try {
       parsed = obj(JSON.parse(text));
@@ -167,8 +188,9 @@ export function kubeClient(target: KubeTarget): KubeClient {
   };
   return {
     target,
+    route: http.route(origin).label,
     get: (path, signal) => send('GET', path, undefined, signal),
     post: (path, body, signal) => send('POST', path, body, signal),
-    close: () => dispatcher.close(),
+    close: async () => {},
   };
 }

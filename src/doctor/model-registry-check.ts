@@ -18,6 +18,7 @@ export const modelRegistryCheck: Check = {
       url,
       token,
       timeoutMs: 15_000,
+      env: ctx.env,
       ...(ctx.options.registry?.caFile ? { caFile: ctx.options.registry.caFile } : {}),
     });
     try {
@@ -26,7 +27,7 @@ export const modelRegistryCheck: Check = {
         id: 'model-registry',
         title: this.title,
         status: 'ok',
-        summary: `${client.displayUrl} answered; ${token.kind === 'none' ? 'no token needed' : `token from ${token.describe} accepted`}`,
+        summary: `${client.displayUrl} answered; ${token.kind === 'none' ? 'no token needed' : `token from ${token.describe} accepted`}; ${client.route}`,
       };
     } catch (e) {
       const text = messageOf(e);

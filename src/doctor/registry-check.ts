@@ -1,17 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { connect, type PeerCertificate, rootCertificates } from 'node:tls';
-import { Agent, request } from 'undici';
+import type { PeerCertificate } from 'node:tls';
 import { isModelcarError, messageOf } from '../errors.js';
+import { NetworkError } from '../http/failure.js';
+import { describeIssuer, peerChain } from '../http/tls-probe.js';
 import { openRepository } from '../oci/open.js';
-import {
-  apiHost,
-  type ImageLocation,
-  isLoopbackHost,
-  manifestReference,
-  parseImageLocation,
-  type RegistryRef,
-} from '../oci/reference.js';
-import { networkError } from '../oci/registry/client.js';
+import { type ImageLocation, manifestReference, parseImageLocation, type RegistryRef } from '../oci/reference.js';
+import { RegistryClient } from '../oci/registry/client.js';
 import { resolveCredential } from '../oci/registry/credentials.js';
 import { limitsFor } from '../oci/registry/profiles.js';
 import { requireManifest } from '../oci/repository.js';
@@ -23,75 +16,47 @@ import { layerLimit } from './source-check.js';
 /**
  * The destination registry, probed in the order a push meets it: TCP and TLS, the credential that would be sent,
  * push permission (an upload session opened and cancelled: no blob, no tag), mount permission, and the plan
- * against the registry's limits. Nothing is written.
+ * against the registry's limits. Nothing is written. Every request goes through the same client as a build
+ * (src/oci/registry/client.ts on src/http/), so doctor and build cannot disagree about reachability or trust.
  */
 const TITLE = 'destination registry';
 
-function originOf(ctx: DoctorContext, registry: string): string {
-  const host = apiHost(registry);
-  return `${ctx.options.registry?.plainHttp === true || isLoopbackHost(host) ? 'http' : 'https'}://${host}`;
-}
-
-/** The certificate chain the server presents, read without verifying it, to say which CA would have to be trusted. */
-function peerChain(host: string, port: number, signal: AbortSignal): Promise<PeerCertificate[]> {
-  return new Promise((resolve) => {
-    const socket = connect({
-      host,
-      port,
-      servername: /^[\d.]+$/.test(host) ? undefined : host,
-      rejectUnauthorized: false,
-    });
-    const done = (chain: PeerCertificate[]) => {
-      socket.destroy();
-      resolve(chain);
-    };
-    signal.addEventListener('abort', () => done([]), { once: true });
-    socket.once('error', () => done([]));
-    socket.once('secureConnect', () => {
-      const chain: PeerCertificate[] = [];
-      let cert = socket.getPeerCertificate(true) as PeerCertificate & { issuerCertificate?: PeerCertificate };
-      while (cert && Object.keys(cert).length > 0 && chain.length < 6) {
-        chain.push(cert);
-        const next = cert.issuerCertificate as (PeerCertificate & { issuerCertificate?: PeerCertificate }) | undefined;
-        if (!next || next === cert || next.fingerprint256 === cert.fingerprint256) break;
-        cert = next;
-      }
-      done(chain);
-    });
-  });
-}
-
 function caAdvice(registry: string, chain: PeerCertificate[]): { summary: string; fix: string } {
-  const top = chain[chain.length - 1];
   const leaf = chain[0];
-  const issuer = top ? (top.issuer?.CN ?? top.issuer?.O ?? 'unknown') : 'unknown';
+  const who = describeIssuer(chain) ?? 'a certificate that is not among the trusted CAs';
   const selfSigned = leaf !== undefined && chain.length === 1 && leaf.subject?.CN === leaf.issuer?.CN;
-  const who = selfSigned
-    ? `a self-signed certificate (CN=${leaf?.subject?.CN ?? '?'})`
-    : `a certificate issued by "${issuer}", which is not among the trusted CAs`;
   const [host, port = '443'] = registry.split(/:(?=\d+$)/);
   const inCluster = /\.svc(:\d+)?$/.test(registry)
-    ? '\n# inside OpenShift the service CA signs *.svc certificates:\n--ca-file /var/run/secrets/kubernetes.io/serviceaccount/service-ca.crt'
+    ? '\n# inside OpenShift the service CA signs *.svc certificates and is trusted automatically when mounted'
     : '';
   return {
-    summary: `${registry} presents ${who}`,
-    fix: `# save the ${selfSigned ? 'certificate' : `CA "${issuer}"`} and pass it:\nopenssl s_client -showcerts -connect ${host}:${port} </dev/null 2>/dev/null | awk '/BEGIN CERT/,/END CERT/' > registry-ca.pem\nmodelcar build ... --ca-file registry-ca.pem${inCluster}\n# (--tls-verify=false only for a throwaway test registry)`,
+    summary: `${registry} presents a ${who}`,
+    fix: `# save the ${selfSigned ? 'certificate' : 'CA'} where podman, skopeo and modelcar look for it:\nmkdir -p /etc/containers/certs.d/${registry}\nopenssl s_client -showcerts -connect ${host}:${port} </dev/null 2>/dev/null | awk '/BEGIN CERT/,/END CERT/' > /etc/containers/certs.d/${registry}/ca.crt\n# (or pass it with --ca-file FILE, or a directory with --cert-dir DIR; --tls-verify=false only for a throwaway test registry)${inCluster}`,
   };
 }
 
+/** Why a connection failure happens, by the kind the network layer's error table found. */
+const CAUSES: Partial<Record<NetworkError['failure'], string>> = {
+  dns: 'The host name does not resolve here: a typo, a cluster-internal name used from outside, or DNS only a proxy can do.',
+  refused: 'Nothing listens on that host and port: a wrong port, or the registry is down.',
+  'connect-timeout':
+    'Packets are dropped on the way: a firewall, or an egress that only a proxy may pass (HTTPS_PROXY).',
+  'proxy-down': 'The proxy named in HTTPS_PROXY/HTTP_PROXY does not answer.',
+  'proxy-auth': 'The proxy demands credentials, or refuses the ones in HTTPS_PROXY (HTTP 407).',
+  'proxy-failed': 'The proxy answered, but could not reach the registry itself.',
+  'tls-client-cert':
+    'The registry requires a client certificate (mTLS) it trusts, and none (or another) was presented.',
+  'tls-plain-http': 'The port speaks plain HTTP, not TLS.',
+};
+
 async function reachable(ctx: DoctorContext, registry: string): Promise<CheckResult> {
-  const origin = originOf(ctx, registry);
   const opts = ctx.options.registry ?? {};
-  const ca = opts.caFile ? readFileSync(opts.caFile, 'utf8') : undefined;
-  const agent = new Agent({
-    connect: {
-      rejectUnauthorized: opts.tlsVerify !== false,
-      ...(ca ? { ca: [...rootCertificates, ca] } : {}),
-      timeout: 10_000,
-    },
-  });
+  const client = new RegistryClient(registry, { kind: 'anonymous', source: 'doctor' }, { ...opts, env: ctx.env });
+  const url = new URL('/v2/', client.origin);
+  const route = client.http.route(url);
+  const trust = client.http.tls.sources.length > 0 ? ` (${client.http.tls.sources.join(', ')})` : '';
   try {
-    const res = await request(`${origin}/v2/`, { dispatcher: agent, signal: ctx.signal });
+    const res = await client.http.send({ method: 'GET', url, signal: ctx.signal, headersTimeoutMs: 30_000 });
     await res.body.dump();
     const challenge = res.headers['www-authenticate'];
     const scheme = typeof challenge === 'string' ? challenge.split(' ')[0] : undefined;
@@ -100,7 +65,7 @@ async function reachable(ctx: DoctorContext, registry: string): Promise<CheckRes
         id: 'registry.reachable',
         title: TITLE,
         status: 'fail',
-        summary: `${origin}/v2/ answered HTTP ${res.statusCode}: not an OCI registry API`,
+        summary: `${url.href} answered HTTP ${res.statusCode} (${route.label}): not an OCI registry API`,
         cause: 'A proxy, a web console or a wrong port answered instead of the registry.',
         fix: 'check the host and port of --to (the registry route, not the console)',
       };
@@ -109,33 +74,35 @@ async function reachable(ctx: DoctorContext, registry: string): Promise<CheckRes
       id: 'registry.reachable',
       title: TITLE,
       status: 'ok',
-      summary: `${origin}/v2/ answered ${res.statusCode}${scheme ? ` (${scheme} auth)` : ''}${origin.startsWith('https') ? ', TLS trusted' : ', plain HTTP'}`,
+      summary: `${url.href} answered ${res.statusCode}${scheme ? ` (${scheme} auth)` : ''}${url.protocol === 'https:' ? `, TLS trusted${trust}${client.http.tls.clientCert ? ', client certificate presented' : ''}` : ', plain HTTP'}; ${route.label}`,
+      details: { route: route.label },
     };
   } catch (e) {
-    const err = networkError(registry, e);
-    if (/TLS certificate/.test(err.message)) {
-      const url = new URL(origin);
-      const advice = caAdvice(registry, await peerChain(url.hostname, Number(url.port || 443), ctx.signal));
+    if (!(e instanceof NetworkError)) throw e;
+    if (e.failure === 'tls-untrusted') {
+      const advice = caAdvice(registry, await peerChain(url, route, ctx.signal));
       return {
         id: 'registry.tls',
         title: TITLE,
         status: 'fail',
-        summary: `${err.message}: ${advice.summary}`,
-        symptom: `x509: certificate signed by unknown authority  (podman/buildah/skopeo; Node: ${messageOf(e)})`,
-        cause: 'The registry uses a private CA or a self-signed certificate that this machine (or pod) does not trust.',
+        summary: e.message,
+        symptom: `x509: certificate signed by unknown authority  (podman/buildah/skopeo)`,
+        cause: `The registry uses a private CA or a self-signed certificate that this machine (or pod) does not trust: ${advice.summary}.`,
         fix: advice.fix,
+        details: { route: route.label, failure: e.failure },
       };
     }
     return {
       id: 'registry.reachable',
       title: TITLE,
       status: 'fail',
-      summary: err.message,
-      cause: 'No route to the registry from here: DNS, proxy (HTTPS_PROXY/NO_PROXY), firewall or a wrong port.',
-      ...(err.hint ? { fix: err.hint } : {}),
+      summary: e.message,
+      cause:
+        CAUSES[e.failure] ??
+        'No working connection to the registry from here: DNS, proxy (HTTPS_PROXY/NO_PROXY), firewall, TLS or a wrong port.',
+      ...(e.hint ? { fix: e.hint } : {}),
+      details: { route: route.label, failure: e.failure },
     };
-  } finally {
-    await agent.close();
   }
 }
 

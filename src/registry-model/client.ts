@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
-import { Agent, type Dispatcher, request } from 'undici';
-import { errorCode, ModelcarError, messageOf } from '../errors.js';
+import { ModelcarError } from '../errors.js';
+import { BODY_LIMITS, readCapped } from '../http/body.js';
+import { type Credentials, HttpClient, type Response } from '../http/client.js';
+import { redact } from '../http/redact.js';
 import { type TokenSource, tokenSource } from './token.js';
 import type {
   ApiError,
@@ -25,7 +25,12 @@ export interface ModelRegistryClientOptions {
   caFile?: string;
   /** Per-request limit for headers and body; the API answers small JSON documents. */
   timeoutMs?: number;
+  /** Environment for proxies and CA variables. @default process.env */
+  env?: NodeJS.ProcessEnv;
 }
+
+/** Pages of artifacts followed at most: 100 per page, so 100,000 artifacts on one version. */
+const MAX_PAGES = 1000;
 
 type Method = 'GET' | 'POST' | 'PATCH';
 
@@ -58,17 +63,20 @@ export class ModelRegistryClient {
   readonly displayUrl: string;
   private readonly apiBase: URL;
   private readonly token: TokenSource;
-  private readonly dispatcher: Agent;
+  private readonly http: HttpClient;
   private readonly timeoutMs: number;
-  private readonly seenTokens = new Set<string>();
 
   constructor(options: ModelRegistryClientOptions) {
     this.apiBase = apiBaseUrl(options.url);
     this.displayUrl = `${this.apiBase.origin}${this.apiBase.pathname.slice(0, -API_PATH.length)}`;
     this.token = options.token ?? tokenSource();
     this.timeoutMs = options.timeoutMs ?? 60_000;
-    this.dispatcher = new Agent({
-      connect: { timeout: 15_000, ...(options.caFile ? { ca: [...rootCertificates, readCa(options.caFile)] } : {}) },
+    this.http = new HttpClient({
+      endpoint: `the Model Registry at ${this.displayUrl}`,
+      tls: options.caFile ? { caFile: options.caFile } : {},
+      ...(options.env ? { env: options.env } : {}),
+      trustHint:
+        'pass --ca-file with the CA that signed it (for the OpenShift service CA: /var/run/secrets/kubernetes.io/serviceaccount/service-ca.crt, trusted automatically in a pod); verification stays on',
     });
   }
 
@@ -76,8 +84,13 @@ export class ModelRegistryClient {
     return this.token.describe;
   }
 
+  /** How requests to the registry travel, for doctor: `direct` or `via proxy ...`. */
+  get route(): string {
+    return this.http.route(this.apiBase).label;
+  }
+
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    // The dispatchers are shared by the process (src/http/dispatchers.ts).
   }
 
   findRegisteredModel(name: string): Promise<RegisteredModel | undefined> {
@@ -104,7 +117,14 @@ export class ModelRegistryClient {
     const out: ModelArtifact[] = [];
     const seen = new Set<string>();
     let nextPageToken: string | undefined;
-    for (;;) {
+    for (let pages = 1; ; pages++) {
+      if (pages > MAX_PAGES) {
+        throw new ModelcarError(
+          'model-registry',
+          `${this.displayUrl} kept paging the artifacts of model version ${modelVersionId} past ${MAX_PAGES} pages`,
+          'the Model Registry is broken or hostile; check its version and logs',
+        );
+      }
       const page = (await this.call<ListPage<Artifact>>('GET', `/model_versions/${segment(modelVersionId)}/artifacts`, {
         query: { artifactType: 'model-artifact', pageSize: '100', nextPageToken },
       })) as ListPage<Artifact>;
@@ -128,25 +148,30 @@ export class ModelRegistryClient {
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     const what = `${method} ${API_PATH}${path}`;
     const token = await this.token.read();
-    if (token) this.seenTokens.add(token);
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (token) headers.authorization = `Bearer ${token}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
+    const credentials: Credentials | undefined = token
+      ? { authorization: `Bearer ${token}`, origin: this.apiBase.origin }
+      : undefined;
 
-    let res: Dispatcher.ResponseData;
+    let res: Response;
     let text: string;
     try {
-      res = await request(url, {
+      res = await this.http.send({
         method,
+        url,
         headers,
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        dispatcher: this.dispatcher,
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
+        ...(credentials ? { credentials } : {}),
+        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        headersTimeoutMs: this.timeoutMs,
+        bodyTimeoutMs: this.timeoutMs,
       });
-      text = await res.body.text();
+      text = (await readCapped(res, BODY_LIMITS.apiJson, `the answer of ${this.displayUrl} to ${what}`)).toString(
+        'utf8',
+      );
     } catch (e) {
-      throw this.connectionError(e, what);
+      if (e instanceof ModelcarError) throw e;
+      throw await this.http.failure(url, e);
     }
     const status = res.statusCode;
     const contentType = String(res.headers['content-type'] ?? '');
@@ -225,51 +250,9 @@ export class ModelRegistryClient {
     return `the identity behind the token from ${this.token.describe} lacks access: it needs "get" on services/<registry-name> in the registries namespace (role registry-user-<registry-name>, or group <registry-name>-users)`;
   }
 
-  private connectionError(e: unknown, what: string): ModelcarError {
-    if (e instanceof ModelcarError) return e;
-    const code = errorCode(e);
-    const detail = this.scrub(messageOf(e));
-    if (code === 'ECONNREFUSED')
-      return new ModelcarError(
-        'network',
-        `cannot reach the Model Registry at ${this.displayUrl}: connection refused`,
-        'check --model-registry (host and port) and that the registry is running; inside a cluster use the service (port 8443 or 8080), outside use its route',
-        { cause: e },
-      );
-    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
-      return new ModelcarError(
-        'network',
-        `cannot reach the Model Registry at ${this.displayUrl}: the host name does not resolve`,
-        'check the host in --model-registry (oc get route -n <registries-namespace>)',
-        { cause: e },
-      );
-    if (code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME/.test(code))
-      return new ModelcarError(
-        'network',
-        `the TLS certificate of ${this.displayUrl} is not trusted: ${detail}`,
-        'pass --ca-file with the CA that signed it (for the OpenShift service CA: /var/run/secrets/kubernetes.io/serviceaccount/service-ca.crt); verification stays on',
-        { cause: e },
-      );
-    if (code && /TIMEOUT/.test(code))
-      return new ModelcarError(
-        'network',
-        `the Model Registry at ${this.displayUrl} did not answer ${what} in time`,
-        'check the registry and the network path to it, then rerun',
-        { cause: e },
-      );
-    return new ModelcarError(
-      'network',
-      `cannot reach the Model Registry at ${this.displayUrl}: ${detail}`,
-      'check --model-registry and the network path to it, then rerun',
-      { cause: e },
-    );
-  }
-
-  /** Remove every token this client has sent from text that may be printed. */
+  /** Every string from the server or about the token passes the one redaction function before it is shown. */
   private scrub(text: string): string {
-    let out = text;
-    for (const t of this.seenTokens) out = out.split(t).join('[redacted]');
-    return out;
+    return redact(text);
   }
 }
 
@@ -307,27 +290,6 @@ export function apiBaseUrl(input: string): URL {
   if (path.endsWith(API_PATH)) path = path.slice(0, -API_PATH.length);
   url.pathname = `${path}${API_PATH}`;
   return url;
-}
-
-function readCa(file: string): string {
-  let pem: string;
-  try {
-    pem = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ModelcarError(
-      'usage',
-      `cannot read --ca-file ${file}: ${messageOf(e)}`,
-      'give a PEM file with the CA certificate(s)',
-      { cause: e },
-    );
-  }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
-    throw new ModelcarError(
-      'usage',
-      `--ca-file ${file} holds no PEM certificate`,
-      'give a PEM file (-----BEGIN CERTIFICATE-----)',
-    );
-  return pem;
 }
 
 function segment(id: string): string {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { ModelcarError, messageOf } from '../errors.js';
+import { addSecret } from '../http/redact.js';
 
 /** The in-pod service-account token; projected tokens rotate, so it is read again for every request. */
 export const SERVICE_ACCOUNT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
@@ -68,6 +69,7 @@ async function readTokenFile(file: string, describe: string): Promise<string> {
 
 /** A token with spaces or control characters would corrupt the Authorization header (or smuggle another header). */
 function checkToken(token: string, describe: string): string {
+  addSecret(token);
   if (!/^[\x21-\x7e]+$/.test(token)) {
     throw new ModelcarError(
       'usage',

@@ -1,9 +1,11 @@
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { ModelcarError, messageOf } from '../errors.js';
+import { DEFAULT_RATE_FLOOR, downloadDeadlineMs, type RateFloor, rateFloored, TooSlowError } from '../http/body.js';
+import { formatDelay } from '../http/events.js';
+import { Retrier, type RetryPolicy } from '../http/retry.js';
 import type { ByteBudget } from './byte-budget.js';
 import { type HubHttp, type ResolvedFile, RetryableError } from './hf-http.js';
-import { RetryCounter, type RetryPolicy } from './retry-policy.js';
 
 export interface RangedDownloadOptions {
   readonly http: HubHttp;
@@ -21,6 +23,8 @@ export interface RangedDownloadOptions {
   /** Shared by every download of the source; a part reserves its size here before its request starts. */
   readonly budget: ByteBudget;
   readonly retry: RetryPolicy;
+  /** The minimum rate per connection (`--min-rate`), and with it the file's overall deadline. */
+  readonly floor?: RateFloor;
 }
 
 interface Part {
@@ -34,7 +38,9 @@ interface Part {
  * delivered in order. One CDN connection often tops out near 40 MB/s; several at once do not. A part that loses its
  * connection resumes with a Range from its first missing byte, so nothing is fetched twice. Memory is bounded by the
  * shared budget and by `connections` parts per file. The stream errors, and never ends early, when a part cannot be
- * completed within the retry policy.
+ * completed within the retry policy, when a connection stays under the minimum rate, or when the whole file takes
+ * longer than its deadline (ten minutes plus its size at the minimum rate): a server that drips bytes cannot keep a
+ * build waiting forever.
  */
 export class RangedDownload extends Readable {
   private readonly aborter = new AbortController();
@@ -45,6 +51,7 @@ export class RangedDownload extends Readable {
   private pumping = false;
   private held = 0;
   private changed = deferred();
+  private deadline: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: RangedDownloadOptions) {
     super({ highWaterMark: 1 });
@@ -52,15 +59,33 @@ export class RangedDownload extends Readable {
     this.nextStart = opts.offset;
   }
 
+  private get floor(): RateFloor {
+    return this.opts.floor ?? DEFAULT_RATE_FLOOR;
+  }
+
   override _read(): void {
     if (!this.started) {
       this.started = true;
+      const limit = downloadDeadlineMs(this.opts.size - this.opts.offset, this.floor);
+      if (Number.isFinite(limit)) {
+        this.deadline = setTimeout(() => {
+          this.destroy(
+            new ModelcarError(
+              'network',
+              `${this.opts.path}: the download did not finish within ${formatDelay(limit)} (ten minutes plus its size at the minimum rate of ${this.floor.minBytesPerSec} bytes/s)`,
+              'the Hub, its CDN, a mirror or a proxy in between is far too slow; run again later, or lower --min-rate on a slow link',
+            ),
+          );
+        }, limit);
+        this.deadline.unref();
+      }
       this.schedule().catch((e) => this.destroy(e));
     }
     if (!this.pumping) this.pump().catch((e) => this.destroy(e));
   }
 
   override _destroy(err: Error | null, done: (error?: Error | null) => void): void {
+    clearTimeout(this.deadline);
     this.aborter.abort();
     this.opts.budget.release(this.held);
     this.held = 0;
@@ -133,9 +158,10 @@ export class RangedDownload extends Readable {
     const { http, path, size } = this.opts;
     const signal = this.aborter.signal;
     const chunks: Buffer[] = [];
-    const retry = new RetryCounter(this.opts.retry);
+    const retrier = new Retrier(`${http.http.endpoint}: ${path}`, this.opts.retry);
     let got = 0;
     while (got < length) {
+      const before = got;
       try {
         const where = await this.location;
         const from = start + got;
@@ -143,7 +169,7 @@ export class RangedDownload extends Readable {
         const res = await http.getRange(where.url, path, from, to, signal);
         checkRange(res, path, from, to, size);
         try {
-          for await (const chunk of res.body as AsyncIterable<Buffer>) {
+          for await (const chunk of rateFloored(res.body, this.floor)) {
             if (chunk.length > length - got) {
               throw new ModelcarError(
                 'hub',
@@ -153,25 +179,36 @@ export class RangedDownload extends Readable {
             }
             chunks.push(chunk);
             got += chunk.length;
-            retry.progressed();
           }
         } catch (e) {
           if (e instanceof ModelcarError || signal.aborted) throw e;
+          if (e instanceof TooSlowError) {
+            throw new RetryableError(
+              `${path}: the connection fell below the minimum rate at byte ${start + got} (${e.message})`,
+              e,
+              false,
+              undefined,
+              true,
+            );
+          }
           throw new RetryableError(`${path}: connection lost at byte ${start + got}: ${messageOf(e)}`, e);
         }
         if (got < length) throw new RetryableError(`${path}: connection closed at byte ${start + got}`);
       } catch (e) {
         if (signal.aborted || !(e instanceof RetryableError)) throw e;
+        // Bytes that got through count as progress, unless they came at a drip below the floor.
+        if (got > before && !e.slow) retrier.progressed();
         if (e.stale) {
           // Signed CDN URLs expire during long builds: ask the Hub again.
           const again = http.resolve(this.opts.commit, path, signal);
           again.catch(() => {}); // awaited by the next try; this keeps a failure from being unhandled meanwhile
           this.location = again;
         }
-        if (!(await retry.again(signal))) {
+        const wait = { signal, ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}) };
+        if (!(await retrier.again(e.message, wait))) {
           throw new ModelcarError(
             'network',
-            `${path}: download failed ${retry.count} times in a row at byte ${start + got} of ${size} (${e.message})`,
+            `${path}: download failed ${retrier.count} times in a row at byte ${start + got} of ${size} (${e.message})`,
             'check the network and HF_ENDPOINT; run again (a --cache DIR keeps completed files)',
             { cause: e },
           );

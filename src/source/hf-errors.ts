@@ -94,9 +94,3 @@ export function hubError(ctx: HubErrorContext, reply: HubReply): ModelcarError {
       : 'check the repository and revision',
   );
 }
-
-/** A URL safe to print: no query (signatures) and no user info. */
-export function printableUrl(url: string): string {
-  const u = new URL(url);
-  return `${u.origin}${u.pathname}`;
-}

@@ -1,9 +1,11 @@
-import { Agent, type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { ModelcarError, messageOf } from '../errors.js';
-import { VERSION } from '../version.js';
-import { type HubErrorContext, hubError, isRetryableStatus, printableUrl } from './hf-errors.js';
+import { BODY_LIMITS } from '../http/body.js';
+import { type Credentials, followLocation, HttpClient } from '../http/client.js';
+import { safeUrl } from '../http/redact.js';
+import { DEFAULT_RETRY, Retrier, type RetryPolicy, retryAfterMs } from '../http/retry.js';
+import { type HubErrorContext, hubError, isRetryableStatus } from './hf-errors.js';
 import type { HfToken } from './hf-token.js';
-import { DEFAULT_RETRY, RetryCounter, type RetryPolicy } from './retry-policy.js';
 
 /** Where a file's bytes can be fetched, learnt from the Hub's `resolve` answer. */
 export interface ResolvedFile {
@@ -12,6 +14,8 @@ export interface ResolvedFile {
   readonly size: number;
   /** `X-Linked-Etag` (the sha256 for LFS files), unquoted. */
   readonly linkedEtag?: string;
+  /** `ETag`, unquoted: the git blob sha1 of a small file on the Hub. */
+  readonly etag?: string;
   readonly repoCommit?: string;
 }
 
@@ -20,6 +24,8 @@ export interface HubHttpOptions {
   readonly bodyTimeoutMs?: number;
   /** @default 60000 */
   readonly headersTimeoutMs?: number;
+  /** Environment for proxies and CA variables. @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** A status the downloader may try again after: a dropped connection, a busy server, an expired CDN URL. */
@@ -29,6 +35,10 @@ export class RetryableError extends Error {
     override readonly cause?: unknown,
     /** The CDN refused a URL it signed earlier: resolve the file again. */
     readonly stale = false,
+    /** The server's Retry-After, when it sent one. */
+    readonly retryAfterMs?: number,
+    /** The connection was cut for falling below the minimum rate: bytes that came do not count as progress. */
+    readonly slow = false,
   ) {
     super(message);
   }
@@ -36,59 +46,71 @@ export class RetryableError extends Error {
 
 const MAX_REDIRECTS = 5;
 const RETRY_HINT = 'check the network, HF_ENDPOINT and any proxy; run again';
+const HUB_TRUST_HINT =
+  'trust the CA of the Hub or mirror: add it to the system store, SSL_CERT_FILE or NODE_EXTRA_CA_CERTS (a corporate proxy that inspects TLS needs its CA there too)';
 
 /**
- * The one HTTP client for the Hub and its CDN. It alone decides where the token goes: to the Hub's origin, never
- * to any other host a redirect points at. Redirects are followed by hand for that reason.
+ * The Hub and its CDN, on the shared network layer. It alone decides where the token goes: to the Hub's origin,
+ * never to any other host a redirect points at (the layer binds the credentials to that origin).
  */
 export class HubHttp {
   readonly origin: string;
-  private readonly dispatcher: Agent;
+  readonly http: HttpClient;
+  private readonly credentials: Credentials | undefined;
+  private readonly headersTimeoutMs: number;
+  private readonly bodyTimeoutMs: number;
 
   constructor(
     readonly ctx: HubErrorContext,
-    private readonly token: HfToken | undefined,
+    token: HfToken | undefined,
     opts: HubHttpOptions = {},
     readonly retry: RetryPolicy = DEFAULT_RETRY,
   ) {
     this.origin = new URL(ctx.endpoint).origin;
-    this.dispatcher = new Agent({
-      keepAliveTimeout: 30_000,
-      bodyTimeout: opts.bodyTimeoutMs ?? 60_000,
-      headersTimeout: opts.headersTimeoutMs ?? 60_000,
+    this.http = new HttpClient({
+      endpoint: `the Hugging Face Hub ${this.origin}`,
+      ...(opts.env ? { env: opts.env } : {}),
+      trustHint: HUB_TRUST_HINT,
     });
+    this.credentials = token ? { authorization: `Bearer ${token.value}`, origin: this.origin } : undefined;
+    this.headersTimeoutMs = opts.headersTimeoutMs ?? 60_000;
+    this.bodyTimeoutMs = opts.bodyTimeoutMs ?? 60_000;
   }
 
-  private headers(url: string, extra: Record<string, string> = {}): Record<string, string> {
-    const h: Record<string, string> = { 'user-agent': `modelcar/${VERSION}`, ...extra };
-    if (this.token && new URL(url).origin === this.origin) h.authorization = `Bearer ${this.token.value}`;
-    return h;
+  /** How requests to the Hub travel, for doctor: `direct` or `via proxy http://... (HTTPS_PROXY)`. */
+  get route(): string {
+    return this.http.route(this.origin).label;
   }
+
+  private readonly layerFetch = (): typeof fetch => this.http.fetchWith(this.credentials, BODY_LIMITS.hubJson);
 
   /**
-   * A `fetch` for `@huggingface/hub`: adds the token for the Hub's origin only and turns refusals into our errors,
-   * so every caller of the library gets the same messages and hints.
+   * A `fetch` for `@huggingface/hub`: the layer's fetch (token for the Hub's origin only, capped bodies), retried
+   * under the one policy, with refusals turned into our errors so every caller of the library gets the same
+   * messages and hints.
    */
   readonly fetch: typeof fetch = async (input, init) => {
     const url = input instanceof Request ? input.url : String(input);
-    const headers = new Headers(init?.headers);
-    headers.delete('authorization');
-    for (const [k, v] of Object.entries(this.headers(url))) headers.set(k, v);
-    const retry = new RetryCounter(this.retry);
+    const send = this.layerFetch();
+    const retrier = new Retrier(`${this.http.endpoint}: ${safeUrl(url)}`, this.retry);
     for (;;) {
       let res: Response;
       try {
-        res = await fetch(url, { ...init, headers });
+        res = await send(input, init);
       } catch (e) {
-        if (await retry.again()) continue;
-        throw networkError(url, e);
+        if (!(e instanceof ModelcarError)) throw networkError(url, e);
+        if (isTransient(e) && (await retrier.again(e.message))) continue;
+        throw e;
       }
       if (res.ok) return res;
       const message = res.headers.get('x-error-message') ?? (await jsonError(res));
-      if (isRetryableStatus(res.status) && (await retry.again())) continue;
+      if (isRetryableStatus(res.status)) {
+        const after = retryAfterMs(res.headers.get('retry-after'));
+        if (await retrier.again(`HTTP ${res.status}`, after !== undefined ? { retryAfterMs: after } : {})) continue;
+      }
       throw hubError(this.ctx, {
         status: res.status,
-        url: printableUrl(url),
+        url: safeUrl(url),
         ...optional('code', res.headers.get('x-error-code')),
         ...optional('message', message),
       });
@@ -100,13 +122,21 @@ export class HubHttp {
    * /api/resolve-cache for small files) up to the hop to the CDN (LFS files). The Hub's headers name size and sha256.
    */
   async resolve(commit: string, path: string, signal?: AbortSignal): Promise<ResolvedFile> {
-    const retry = new RetryCounter(this.retry);
+    const retrier = new Retrier(`${this.http.endpoint}: resolve ${path}`, this.retry);
     for (;;) {
       try {
         return await this.resolveOnce(commit, path, signal);
       } catch (e) {
         if (!(e instanceof RetryableError) || signal?.aborted) throw e;
-        if (!(await retry.again(signal))) {
+        const more = await retrier.again(
+          e.message,
+          e.retryAfterMs !== undefined
+            ? { retryAfterMs: e.retryAfterMs, ...(signal ? { signal } : {}) }
+            : signal
+              ? { signal }
+              : {},
+        );
+        if (!more) {
           throw new ModelcarError('network', `${path}: cannot resolve its download URL (${e.message})`, RETRY_HINT, {
             cause: e,
           });
@@ -117,32 +147,42 @@ export class HubHttp {
 
   private async resolveOnce(commit: string, path: string, signal?: AbortSignal): Promise<ResolvedFile> {
     let url = `${this.ctx.endpoint}/${this.ctx.repo}/resolve/${commit}/${path.split('/').map(encodeURIComponent).join('/')}`;
-    const found: { size?: number; linkedEtag?: string; repoCommit?: string } = {};
+    const found: { size?: number; linkedEtag?: string; etag?: string; repoCommit?: string } = {};
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const res = await this.send(url, 'HEAD', {}, path, signal);
       const h = res.headers;
       found.linkedEtag ??= unquote(header(h, 'x-linked-etag'));
+      found.etag ??= unquote(header(h, 'etag'));
       found.repoCommit ??= header(h, 'x-repo-commit');
       const linkedSize = header(h, 'x-linked-size');
       if (linkedSize !== undefined) found.size ??= Number(linkedSize);
       await res.body.dump();
       const location = header(h, 'location');
       if (res.statusCode >= 300 && res.statusCode < 400 && location) {
-        url = new URL(location, url).href;
+        const next = followLocation(this.http.endpoint, new URL(url), location);
+        url = next.href;
         // Like huggingface_hub, stop at the hop off the Hub: the CDN's signed URL is for the range GETs, and the
         // Hub's own headers already named size and sha256.
-        if (new URL(url).origin !== this.origin && found.size !== undefined) {
+        if (next.origin !== this.origin && found.size !== undefined) {
           return {
             url,
             size: found.size,
             ...optional('linkedEtag', found.linkedEtag),
+            ...optional('etag', found.etag),
             ...optional('repoCommit', found.repoCommit),
           };
         }
         continue;
       }
       if (res.statusCode >= 400) {
-        if (isRetryableStatus(res.statusCode)) throw new RetryableError(`${printableUrl(url)}: HTTP ${res.statusCode}`);
+        if (isRetryableStatus(res.statusCode)) {
+          throw new RetryableError(
+            `${safeUrl(url)}: HTTP ${res.statusCode}`,
+            undefined,
+            false,
+            retryAfterMs(header(h, 'retry-after')),
+          );
+        }
         throw this.refusal(url, res, path);
       }
       const length = header(h, 'content-length');
@@ -151,6 +191,7 @@ export class HubHttp {
         url,
         size,
         ...optional('linkedEtag', found.linkedEtag),
+        ...optional('etag', found.etag),
         ...optional('repoCommit', found.repoCommit),
       };
     }
@@ -170,14 +211,19 @@ export class HubHttp {
       const location = header(res.headers, 'location');
       if (res.statusCode >= 300 && res.statusCode < 400 && location) {
         await res.body.dump();
-        url = new URL(location, url).href;
+        url = followLocation(this.http.endpoint, new URL(url), location).href;
         continue;
       }
       if (res.statusCode < 300) return res;
       const stale = new URL(url).origin !== this.origin && [401, 403, 404, 410].includes(res.statusCode);
       if (stale || isRetryableStatus(res.statusCode)) {
         await res.body.dump().catch(() => {});
-        throw new RetryableError(`${printableUrl(url)}: HTTP ${res.statusCode}`, undefined, stale);
+        throw new RetryableError(
+          `${safeUrl(url)}: HTTP ${res.statusCode}`,
+          undefined,
+          stale,
+          retryAfterMs(header(res.headers, 'retry-after')),
+        );
       }
       throw this.refusal(url, res, path);
     }
@@ -192,14 +238,19 @@ export class HubHttp {
     signal?: AbortSignal,
   ): Promise<Dispatcher.ResponseData> {
     try {
-      return await request(url, {
+      return await this.http.send({
         method,
-        headers: this.headers(url, extra),
-        dispatcher: this.dispatcher,
+        url,
+        headers: extra,
+        ...(this.credentials ? { credentials: this.credentials } : {}),
+        headersTimeoutMs: this.headersTimeoutMs,
+        bodyTimeoutMs: this.bodyTimeoutMs,
         ...(signal ? { signal } : {}),
       });
     } catch (e) {
       if (signal?.aborted) throw e;
+      // A cause that will not go away by itself (a bad CA, a proxy's 407, a downgrade) fails at once.
+      if (e instanceof ModelcarError && !isTransient(e)) throw e;
       throw new RetryableError(`${path}: ${messageOf(e)}`, e);
     }
   }
@@ -209,7 +260,7 @@ export class HubHttp {
     const onHub = new URL(url).origin === this.origin;
     return hubError(this.ctx, {
       status: res.statusCode,
-      url: printableUrl(url),
+      url: safeUrl(url),
       path,
       ...(onHub ? optional('code', header(res.headers, 'x-error-code')) : {}),
       ...optional('message', header(res.headers, 'x-error-message')),
@@ -217,12 +268,16 @@ export class HubHttp {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    // The dispatchers are shared by the process (src/http/dispatchers.ts).
   }
 }
 
+function isTransient(e: ModelcarError): boolean {
+  return (e as { transient?: boolean }).transient === true;
+}
+
 export function networkError(url: string, e: unknown): ModelcarError {
-  return new ModelcarError('network', `cannot reach ${printableUrl(url)}: ${messageOf(e)}`, RETRY_HINT, { cause: e });
+  return new ModelcarError('network', `cannot reach ${safeUrl(url)}: ${messageOf(e)}`, RETRY_HINT, { cause: e });
 }
 
 function header(h: Dispatcher.ResponseData['headers'], name: string): string | undefined {

@@ -2,6 +2,9 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { listCommits, listFiles, modelInfo } from '@huggingface/hub';
 import { ModelcarError } from '../errors.js';
+import type { RateFloor } from '../http/body.js';
+import { addUrlSecrets, redact } from '../http/redact.js';
+import { type RetryPolicy, retryPolicy } from '../http/retry.js';
 import { ByteBudget } from './byte-budget.js';
 import { checkedStream, type ExpectedContent } from './content-check.js';
 import { HubCache } from './hf-cache.js';
@@ -9,7 +12,6 @@ import { RangedDownload } from './hf-download.js';
 import { HubHttp, type HubHttpOptions } from './hf-http.js';
 import { formatHfRef, type HfRef, isCommitSha, parseHfRef } from './hf-ref.js';
 import type { HfToken } from './hf-token.js';
-import { DEFAULT_RETRY, type RetryPolicy } from './retry-policy.js';
 import type { ModelSource, SourceEntry, SourceIdentity } from './source.js';
 
 export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co';
@@ -29,6 +31,8 @@ export interface HfSourceOptions extends HubHttpOptions {
   /** Memory cap shared by every open file. @default 64 MiB (4 parts of 16 MiB in flight: peak RSS ~220 MB with Node itself) */
   readonly budget?: ByteBudget;
   readonly retry?: Partial<RetryPolicy>;
+  /** The minimum download rate per connection (`--min-rate`); with it each file's deadline. */
+  readonly floor?: RateFloor;
 }
 
 interface Pinned {
@@ -62,8 +66,8 @@ export class HfSource implements ModelSource {
     private readonly opts: HfSourceOptions = {},
   ) {
     this.ref = typeof ref === 'string' ? parseHfRef(ref) : ref;
-    this.endpoint = (opts.endpoint ?? DEFAULT_HF_ENDPOINT).replace(/\/+$/, '');
-    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.endpoint = hubEndpoint(opts.endpoint ?? DEFAULT_HF_ENDPOINT);
+    this.retry = retryPolicy(opts.retry);
     this.budget = opts.budget ?? new ByteBudget(64 * MiB);
     const ctx = {
       endpoint: this.endpoint,
@@ -231,6 +235,7 @@ export class HfSource implements ModelSource {
       partSize: Math.min(this.opts.partSize ?? 16 * MiB, this.budget.limit),
       budget: this.budget,
       retry: this.retry,
+      ...(this.opts.floor ? { floor: this.opts.floor } : {}),
     });
     // A partial file is never cached: the cache only holds whole, verified files.
     const sink = offset === 0 ? await this.cache?.writer(commit, entry.path, expected.hex) : undefined;
@@ -240,6 +245,36 @@ export class HfSource implements ModelSource {
   async close(): Promise<void> {
     await this.http.close();
   }
+}
+
+/**
+ * The Hub's base URL without trailing slashes and without userinfo: credentials written into HF_ENDPOINT are
+ * registered as secrets (never printed) and not sent; the Hub token goes in HF_TOKEN.
+ */
+export function hubEndpoint(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ModelcarError(
+      'usage',
+      `HF_ENDPOINT ${redact(text)} is not a URL`,
+      'e.g. HF_ENDPOINT=https://hf-mirror.example.com',
+    );
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ModelcarError(
+      'usage',
+      `HF_ENDPOINT must be an http(s) URL, not ${url.protocol}`,
+      'e.g. https://hf-mirror.example.com',
+    );
+  }
+  addUrlSecrets(url);
+  url.username = '';
+  url.password = '';
+  url.search = '';
+  url.hash = '';
+  return url.href.replace(/\/+$/, '');
 }
 
 /** Listing paths become paths in the image: refuse anything that could climb out of /models. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hubError, printableUrl } from '../../src/source/hf-errors.js';
+import { hubError } from '../../src/source/hf-errors.js';
 
 const ctx = { endpoint: 'https://huggingface.co', repo: 'meta-llama/Llama-3.1-8B' };
 const url = 'https://huggingface.co/api/models/meta-llama/Llama-3.1-8B';
@@ -26,14 +26,5 @@ describe('hubError', () => {
   });
   it('marks server failures as network errors to run again', () => {
     assert.equal(hubError(ctx, { status: 503, url }).kind, 'network');
-  });
-});
-
-describe('printableUrl', () => {
-  it('drops the query, where signed CDN URLs carry their credentials', () => {
-    assert.equal(
-      printableUrl('https://cdn-lfs.hf.co/repos/aa/bb/cc?X-Amz-Signature=secret'),
-      'https://cdn-lfs.hf.co/repos/aa/bb/cc',
-    );
   });
 });

@@ -4,21 +4,20 @@
  * run out; a 401 in the middle of a push re-authenticates once (see client.ts).
  */
 
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Dispatcher } from 'undici';
-import { request } from 'undici';
-import { ModelcarError, messageOf } from '../../errors.js';
-import type { Challenge } from './challenge.js';
-import type { Credential } from './credentials.js';
-import { debug, shortUrl } from './log.js';
+import { ModelcarError } from '../../errors.js';
+import { BODY_LIMITS, readCapped } from '../../http/body.js';
+import type { HttpClient, Response } from '../../http/client.js';
+import { addSecret, safeUrl } from '../../http/redact.js';
 import {
   DEFAULT_RETRY,
   isTransientError,
   isTransientStatus,
-  nextDelay,
+  Retrier,
   type RetryPolicy,
   retryAfterMs,
-} from './retry.js';
+} from '../../http/retry.js';
+import type { Challenge } from './challenge.js';
+import type { Credential } from './credentials.js';
 
 interface CachedToken {
   readonly token: string;
@@ -41,8 +40,10 @@ export class Authenticator {
 
   constructor(
     private readonly registry: string,
+    /** The registry's own origin: whether it is plain HTTP by the user's choice decides where Basic may go. */
+    private readonly registryOrigin: string,
     private readonly credential: Credential,
-    private readonly dispatcher: Dispatcher,
+    private readonly http: HttpClient,
     private readonly retry: RetryPolicy = DEFAULT_RETRY,
     private readonly now: () => number = Date.now,
   ) {}
@@ -83,27 +84,61 @@ export class Authenticator {
   }
 
   private async fetchToken(c: Challenge, scopes: readonly string[]): Promise<CachedToken> {
-    const startedAt = this.now();
-    for (let failures = 0; ; ) {
+    const retrier = new Retrier(`the token service of ${this.registry}`, this.retry, this.now);
+    for (;;) {
       try {
         return await this.fetchTokenOnce(c, scopes);
       } catch (e) {
         if (!(e instanceof TransientTokenFailure)) throw e;
-        const delay = nextDelay(++failures, startedAt, this.retry, e.retryAfter);
-        if (delay === undefined) throw e.error;
-        debug(`token service of ${this.registry}: ${e.error.message}; retry ${failures}`);
-        await sleep(delay);
+        const more = await retrier.again(
+          e.error.message,
+          e.retryAfter !== undefined ? { retryAfterMs: e.retryAfter } : {},
+        );
+        if (!more) throw e.error;
       }
     }
+  }
+
+  /**
+   * Where the credential may be sent to get a token: the realm the challenge names, over https; over plain http only
+   * when the registry itself is plain http by the user's choice (loopback, --plain-http). Anything else would hand the
+   * password to whoever answers an http:// URL a server (or a man in the middle) chose.
+   */
+  private realmFor(realm: string): URL {
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw new ModelcarError(
+        'registry-auth',
+        `${this.registry} names a token realm that is not a URL: ${safeUrl(realm)}`,
+      );
+    }
+    const registryPlain = this.registryOrigin.startsWith('http:');
+    if (url.protocol === 'http:' && !registryPlain && this.credential.kind !== 'anonymous') {
+      throw new ModelcarError(
+        'registry-auth',
+        `${this.registry} sends us to the token service ${safeUrl(url)} over plain http; refusing to send the credentials from ${this.credential.source} there in clear`,
+        "the registry's auth configuration is wrong or the answer was tampered with; its token realm must be https",
+      );
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new ModelcarError(
+        'registry-auth',
+        `${this.registry} names a token realm that is not http(s): ${safeUrl(url)}`,
+      );
+    }
+    return url;
   }
 
   private async fetchTokenOnce(c: Challenge, scopes: readonly string[]): Promise<CachedToken> {
     const realm = c.params.realm;
     if (!realm)
       throw new ModelcarError('registry-auth', `${this.registry} asked for a bearer token but named no realm`);
+    const url = this.realmFor(realm);
     const service = c.params.service;
     const cred = this.credential;
-    let res: Dispatcher.ResponseData;
+    let res: Response;
     try {
       if (cred.kind === 'identity-token') {
         const form = new URLSearchParams({
@@ -113,30 +148,39 @@ export class Authenticator {
         });
         if (service) form.set('service', service);
         if (scopes.length > 0) form.set('scope', scopes.join(' '));
-        res = await request(realm, {
+        res = await this.http.send({
           method: 'POST',
-          dispatcher: this.dispatcher,
+          url,
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
           body: form.toString(),
+          headersTimeoutMs: 60_000,
+          bodyTimeoutMs: 60_000,
         });
       } else {
-        const url = new URL(realm);
         if (service) url.searchParams.set('service', service);
         for (const s of scopes) url.searchParams.append('scope', s);
-        const headers: Record<string, string> = {};
-        if (cred.kind === 'basic')
-          headers.authorization = `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`;
-        res = await request(url, { method: 'GET', dispatcher: this.dispatcher, headers });
+        res = await this.http.send({
+          method: 'GET',
+          url,
+          ...(cred.kind === 'basic'
+            ? {
+                credentials: {
+                  authorization: `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`,
+                  origin: url.origin,
+                },
+              }
+            : {}),
+          headersTimeoutMs: 60_000,
+          bodyTimeoutMs: 60_000,
+        });
       }
     } catch (e) {
-      const error = new ModelcarError(
-        'network',
-        `cannot reach the token service of ${this.registry} at ${shortUrl(realm)}: ${messageOf(e)}`,
-        "check that the registry's auth service is reachable from here",
-      );
-      throw isTransientError(e) ? new TransientTokenFailure(error) : error;
+      if (!(e instanceof ModelcarError) || !isTransientError(e)) throw e;
+      throw new TransientTokenFailure(e);
     }
-    const text = await res.body.text();
+    const text = (
+      await readCapped(res, BODY_LIMITS.token, `the answer of the token service of ${this.registry}`)
+    ).toString('utf8');
     if (res.statusCode === 401 || res.statusCode === 403) {
       throw new ModelcarError(
         'registry-auth',
@@ -166,11 +210,14 @@ export class Authenticator {
       throw new ModelcarError('registry-auth', `the token service of ${this.registry} did not answer with JSON`);
     }
     const token = body.token ?? body.access_token;
-    if (!token)
+    if (typeof token !== 'string' || token === '')
       throw new ModelcarError('registry-auth', `the token service of ${this.registry} answered without a token`);
+    addSecret(token);
     const issued = body.issued_at ? Date.parse(body.issued_at) : Number.NaN;
     const start = Number.isFinite(issued) ? Math.min(issued, this.now()) : this.now();
-    const lifetimeMs = (body.expires_in ?? DEFAULT_TOKEN_LIFETIME_S) * 1000;
+    const expiresIn =
+      typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : DEFAULT_TOKEN_LIFETIME_S;
+    const lifetimeMs = expiresIn * 1000;
     this.issued++;
     return { token, refreshAt: start + lifetimeMs - Math.min(REFRESH_MARGIN_MS, lifetimeMs / 4) };
   }

@@ -1,37 +1,41 @@
 /**
- * The HTTP side of talking to one registry: origin and TLS, authentication with one retry after a 401, manual
- * redirects that never carry Authorization to another host, and errors turned into messages a user can act on.
+ * The HTTP side of talking to one registry, on the shared network layer (src/http/): origin and TLS (certs.d,
+ * --cert-dir, --ca-file), authentication with one retry after a 401, the one retry policy, and registry error
+ * bodies turned into messages a user can act on. Credentials go only to the registry's own origin.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, type Dispatcher, request } from 'undici';
-import { errorCode, errorCodes, ModelcarError, messageOf } from '../../errors.js';
-import { VERSION } from '../../version.js';
+import type { Dispatcher } from 'undici';
+import { errorCodes, ModelcarError } from '../../errors.js';
+import { BODY_LIMITS, readCapped, StallWatchdog } from '../../http/body.js';
+import { type Credentials, HttpClient, type Response } from '../../http/client.js';
+import { formatDelay } from '../../http/events.js';
+import { redact, safeUrl } from '../../http/redact.js';
+import {
+  isTransientError,
+  isTransientStatus,
+  Retrier,
+  type RetryPolicy,
+  retryAfterMs,
+  retryPolicy,
+} from '../../http/retry.js';
+import { certsdDirFor, type TlsOptions, tlsConfigured } from '../../http/trust.js';
 import { apiHost, isLoopbackHost } from '../reference.js';
 import { Authenticator } from './auth.js';
 import { parseChallenges } from './challenge.js';
 import type { Credential } from './credentials.js';
-import { debug, shortUrl } from './log.js';
-import {
-  DEFAULT_RETRY,
-  isTransientError,
-  isTransientStatus,
-  nextDelay,
-  type RetryPolicy,
-  retryAfterMs,
-} from './retry.js';
-import { trustedCas } from './trust.js';
 
 export interface TransportOptions {
-  /** Use http:// even for a non-loopback host (--plain-http). Loopback hosts use it unless caFile is given. */
+  /** Use http:// even for a non-loopback host (--plain-http). Loopback hosts use it unless TLS is configured. */
   readonly plainHttp?: boolean;
   /** Verify TLS certificates (default true; --tls-verify=false turns it off). */
   readonly tlsVerify?: boolean;
   /** Extra CA certificates (PEM) to trust besides the system ones. */
   readonly caFile?: string;
-  /** The pod's service CA, trusted when the file exists (default: the OpenShift mount; see trust.ts). */
+  /** `--cert-dir`: `*.crt` CAs and `*.cert`/`*.key` client pairs, instead of the certs.d lookup. */
+  readonly certDir?: string;
+  /** The pod's service CA, trusted when the file exists (default: the OpenShift mount; see src/http/trust.ts). */
   readonly serviceCaFile?: string;
-  /** Concurrent connections to the registry. */
-  readonly connections?: number;
+  /** Environment for proxies, certs.d roots and CA variables. @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
   /** How hard to retry (tests shorten the waits). */
   readonly retry?: Partial<RetryPolicy>;
 }
@@ -50,74 +54,59 @@ export interface SendOptions {
   readonly once?: boolean;
 }
 
-const NETWORK_HINTS: Record<string, string> = {
-  ECONNREFUSED: 'check the host and port; is the registry running?',
-  ENOTFOUND: 'check the host name (DNS lookup failed)',
-  EAI_AGAIN: 'DNS lookup failed; check the network',
-  ETIMEDOUT: 'the registry did not answer in time; check the network or proxy',
-  ECONNRESET: 'the connection was reset; try again',
-  UND_ERR_CONNECT_TIMEOUT: 'the registry did not answer in time; check the network or proxy',
-  EPROTO: 'TLS handshake failed: the registry may speak plain HTTP (pass --plain-http) or an old TLS version',
-};
-
-const TLS_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
-export function networkError(registry: string, e: unknown): ModelcarError {
-  const code = errorCode(e);
-  if (code && TLS_CODES.has(code)) {
-    return new ModelcarError(
-      'network',
-      `the TLS certificate of ${registry} is not trusted (${code})`,
-      "pass the registry's CA certificate with --ca-file FILE (inside OpenShift: /var/run/secrets/kubernetes.io/serviceaccount/service-ca.crt); --tls-verify=false only for throwaway tests",
-      { cause: e },
-    );
-  }
-  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'EPROTO') {
-    return new ModelcarError(
-      'network',
-      `${registry} did not answer the TLS handshake (it may speak plain HTTP)`,
-      'pass --plain-http if this registry really serves plain HTTP (only on a trusted network), or check the port',
-      { cause: e },
-    );
-  }
-  return new ModelcarError(
-    'network',
-    `cannot reach registry ${registry}: ${messageOf(e)}`,
-    (code && NETWORK_HINTS[code]) ?? 'check the host, port and network',
-    { cause: e },
-  );
+/** What fixes an untrusted registry certificate: the certs.d directory containers tools read, or a flag. */
+export function registryTrustHint(registry: string): string {
+  return `save the registry's CA as /etc/containers/certs.d/${registry}/ca.crt (as podman and skopeo read it), or pass --ca-file FILE or --cert-dir DIR; inside OpenShift the service CA is trusted automatically; --tls-verify=false only for throwaway tests`;
 }
 
-/** Reads the registry's JSON error body ({errors:[{code,message}]}) into one line. */
+function clientCertHint(registry: string): string {
+  return `put the client certificate and key as /etc/containers/certs.d/${registry}/client.cert and client.key, or in --cert-dir DIR (NAME.cert + NAME.key)`;
+}
+
+/** The TLS options a registry host gets from its flags: certs.d is looked up under the host as written. */
+export function registryTls(registry: string, opts: TransportOptions): TlsOptions {
+  return {
+    verify: opts.tlsVerify !== false,
+    ...(opts.caFile ? { caFile: opts.caFile } : {}),
+    ...(opts.certDir ? { certDir: opts.certDir } : { certsdHost: registry }),
+    ...(opts.serviceCaFile ? { serviceCaFile: opts.serviceCaFile } : {}),
+  };
+}
+
+/**
+ * The origin a registry is spoken to at. Plain HTTP only when asked (--plain-http) or for a loopback host without
+ * TLS configured for it (--ca-file, --cert-dir or a certs.d directory): a local test registry over TLS just works.
+ */
+export function registryOrigin(registry: string, opts: TransportOptions): string {
+  const host = apiHost(registry);
+  const env = opts.env ?? process.env;
+  const plain = opts.plainHttp === true || (isLoopbackHost(host) && !tlsConfigured(registryTls(registry, opts), env));
+  return `${plain ? 'http' : 'https'}://${host}`;
+}
+
+/** Reads the registry's JSON error body ({errors:[{code,message}]}) into one redacted line. */
 export async function describeFailure(res: Dispatcher.ResponseData): Promise<string> {
   let text = '';
   try {
-    text = await res.body.text();
+    text = (await readCapped(res, BODY_LIMITS.errorText, 'an error body', true)).toString('utf8');
   } catch {
     /* the body may already be gone */
   }
   try {
     const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
     const first = parsed.errors?.[0];
-    if (first) return `${first.code ?? 'ERROR'}: ${first.message ?? ''}`.trim();
+    if (first) return redact(`${first.code ?? 'ERROR'}: ${first.message ?? ''}`.trim()).slice(0, 300);
   } catch {
     /* not JSON */
   }
-  return text.trim().split('\n')[0]?.slice(0, 200) || `HTTP ${res.statusCode}`;
+  return redact(text.trim().split('\n')[0]?.slice(0, 200) || `HTTP ${res.statusCode}`);
 }
 
 export class RegistryClient {
   /** The registry has answered at least once (see send: a refused first connection is not retried). */
   private answered = false;
   readonly origin: string;
-  readonly dispatcher: Dispatcher;
+  readonly http: HttpClient;
   readonly retry: RetryPolicy;
   private readonly auth: Authenticator;
 
@@ -126,25 +115,16 @@ export class RegistryClient {
     credential: Credential,
     opts: TransportOptions = {},
   ) {
-    const host = apiHost(registry);
-    // Loopback speaks plain HTTP unless a CA file says it serves TLS; anything else only with --plain-http.
-    const plain = opts.plainHttp === true || (isLoopbackHost(host) && !opts.caFile);
-    this.origin = `${plain ? 'http' : 'https'}://${host}`;
-    const ca = trustedCas(opts);
-    const tlsVerify = opts.tlsVerify !== false;
-    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
-    this.dispatcher = new Agent({
-      connections: opts.connections ?? 8,
-      keepAliveTimeout: 30_000,
-      // The final PUT of a multi-GB blob can wait minutes while object storage verifies and moves it.
-      headersTimeout: 30 * 60_000,
-      bodyTimeout: 5 * 60_000,
-      connect: {
-        rejectUnauthorized: tlsVerify,
-        ...(ca ? { ca } : {}),
-      },
+    this.origin = registryOrigin(registry, opts);
+    this.retry = retryPolicy(opts.retry);
+    this.http = new HttpClient({
+      endpoint: `registry ${registry}`,
+      tls: registryTls(registry, opts),
+      ...(opts.env ? { env: opts.env } : {}),
+      trustHint: registryTrustHint(registry),
+      clientCertHint: clientCertHint(registry),
     });
-    this.auth = new Authenticator(registry, credential, this.dispatcher, this.retry);
+    this.auth = new Authenticator(registry, this.origin, credential, this.http, this.retry);
   }
 
   get credentialSource(): string {
@@ -154,6 +134,11 @@ export class RegistryClient {
   /** Bearer tokens fetched so far. */
   get tokensIssued(): number {
     return this.auth.issued;
+  }
+
+  /** Where the registry's TLS trust came from (for doctor), e.g. the certs.d directory. */
+  get certDir(): string | undefined {
+    return this.http.tls.certDir ?? certsdDirFor(this.registry);
   }
 
   url(path: string): string {
@@ -167,14 +152,14 @@ export class RegistryClient {
    * is retried with backoff after a dropped connection or a 429/5xx, honouring Retry-After. A streamed body is sent
    * once: a 401 or a transient failure is returned or thrown to the upload engine, which knows how to resume.
    */
-  async send(opts: SendOptions): Promise<Dispatcher.ResponseData> {
+  async send(opts: SendOptions): Promise<Response> {
     const replayable = opts.body === undefined || typeof opts.body === 'string' || Buffer.isBuffer(opts.body);
     const retryable = replayable && !opts.once;
-    const startedAt = Date.now();
+    const retrier = new Retrier(`registry ${this.registry}: ${opts.method} ${safeUrl(this.url(opts.url))}`, this.retry);
     let authRetried = false;
-    for (let failures = 0; ; ) {
+    for (;;) {
       const authorization = await this.auth.header(opts.scopes);
-      let res: Dispatcher.ResponseData;
+      let res: Response;
       try {
         res = await this.raw(opts, authorization);
       } catch (e) {
@@ -182,11 +167,8 @@ export class RegistryClient {
         // and crane do. Once it has answered, a refused connection means it is restarting: retry.
         const worthRetrying =
           retryable && isTransientError(e) && (this.answered || !errorCodes(e).includes('ECONNREFUSED'));
-        const delay = worthRetrying ? nextDelay(++failures, startedAt, this.retry) : undefined;
-        if (delay === undefined) throw e instanceof ModelcarError ? e : networkError(this.registry, e);
-        debug(`${opts.method} ${shortUrl(this.url(opts.url))}: ${messageOf(e)}; retry ${failures} in ${ms(delay)}`);
-        await sleep(delay);
-        continue;
+        if (worthRetrying && (await retrier.again((e as Error).message))) continue;
+        throw e;
       }
       this.answered = true;
       if (res.statusCode === 401) {
@@ -219,15 +201,15 @@ export class RegistryClient {
         );
       }
       if (retryable && isTransientStatus(res.statusCode)) {
-        const delay = nextDelay(++failures, startedAt, this.retry, retryAfterMs(res.headers['retry-after']));
-        if (delay !== undefined) {
-          await res.body.dump();
-          debug(
-            `${opts.method} ${shortUrl(this.url(opts.url))}: HTTP ${res.statusCode}; retry ${failures} in ${ms(delay)}`,
-          );
-          await sleep(delay);
-          continue;
-        }
+        const detail = await describeFailure(res);
+        const retryAfter = retryAfterMs(res.headers['retry-after']);
+        const reason = `HTTP ${res.statusCode} (${detail})`;
+        if (await retrier.again(reason, retryAfter !== undefined ? { retryAfterMs: retryAfter } : {})) continue;
+        throw new ModelcarError(
+          'registry',
+          `registry ${this.registry} answered ${opts.method} ${safeUrl(this.url(opts.url))} with ${reason} ${retrier.count} times in a row; gave up`,
+          'the registry is busy or failing; run again later',
+        );
       }
       return res;
     }
@@ -240,103 +222,41 @@ export class RegistryClient {
     await res.body.dump();
   }
 
-  private async raw(opts: SendOptions, authorization: string | undefined): Promise<Dispatcher.ResponseData> {
-    let url = this.url(opts.url);
-    const originHost = new URL(url).host;
-    for (let hop = 0; ; hop++) {
-      const headers: Record<string, string> = { 'user-agent': `modelcar/${VERSION}`, ...opts.headers };
-      // Only ever to the registry's own host: blob redirects go to CDNs and object stores.
-      if (authorization && new URL(url).host === originHost) headers.authorization = authorization;
-      const streamed = opts.body !== undefined && typeof opts.body !== 'string' && !Buffer.isBuffer(opts.body);
-      const watchdog = streamed ? new StallWatchdog(this.retry.stallMs) : undefined;
-      let res: Dispatcher.ResponseData;
-      try {
-        res = await request(url, {
-          method: opts.method,
-          headers,
-          dispatcher: this.dispatcher,
-          ...(watchdog ? { signal: watchdog.signal } : {}),
-          ...(opts.body !== undefined
-            ? {
-                body: (watchdog
-                  ? watchdog.watch(opts.body as AsyncIterable<Buffer>)
-                  : opts.body) as Dispatcher.DispatchOptions['body'],
-              }
-            : {}),
-        });
-      } catch (e) {
-        if (watchdog?.stalled) {
-          throw new ModelcarError(
-            'network',
-            `the upload to ${this.registry} stalled: no byte moved for ${ms(this.retry.stallMs)}`,
-            'check the network between here and the registry',
-            { cause: Object.assign(new Error('stalled'), { code: 'ETIMEDOUT' }) },
-          );
-        }
-        throw e;
-      } finally {
-        watchdog?.stop();
+  private async raw(opts: SendOptions, authorization: string | undefined): Promise<Response> {
+    const credentials: Credentials | undefined = authorization ? { authorization, origin: this.origin } : undefined;
+    const streamed = opts.body !== undefined && typeof opts.body !== 'string' && !Buffer.isBuffer(opts.body);
+    const watchdog = streamed ? new StallWatchdog(this.retry.stallMs) : undefined;
+    try {
+      return await this.http.send({
+        method: opts.method,
+        url: this.url(opts.url),
+        ...(opts.headers ? { headers: opts.headers } : {}),
+        ...(credentials ? { credentials } : {}),
+        redirects: opts.followRedirects ? 5 : 0,
+        // The final PUT of a multi-GB blob can wait minutes while object storage verifies and moves it.
+        headersTimeoutMs: 30 * 60_000,
+        bodyTimeoutMs: 5 * 60_000,
+        ...(watchdog ? { signal: watchdog.signal } : {}),
+        ...(opts.body !== undefined
+          ? { body: watchdog ? watchdog.watch(opts.body as AsyncIterable<Buffer>) : opts.body }
+          : {}),
+      });
+    } catch (e) {
+      if (watchdog?.stalled) {
+        throw new ModelcarError(
+          'network',
+          `the upload to ${this.registry} stalled: no byte moved for ${formatDelay(this.retry.stallMs)}`,
+          'check the network between here and the registry',
+          { cause: Object.assign(new Error('stalled'), { code: 'ETIMEDOUT' }) },
+        );
       }
-      const location = res.headers.location;
-      if (
-        opts.followRedirects &&
-        res.statusCode >= 300 &&
-        res.statusCode < 400 &&
-        typeof location === 'string' &&
-        hop < 5
-      ) {
-        await res.body.dump();
-        url = new URL(location, url).href;
-        continue;
-      }
-      return res;
+      throw e;
+    } finally {
+      watchdog?.stop();
     }
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
-  }
-}
-
-function ms(n: number): string {
-  return n >= 1000 ? `${(n / 1000).toFixed(1)} s` : `${Math.round(n)} ms`;
-}
-
-/**
- * Aborts a streamed request when its body stops moving: a stalled connection (a proxy or NAT that silently drops
- * packets) would otherwise hang until the kernel gives up, hours later. Armed until the response headers arrive.
- */
-class StallWatchdog {
-  private readonly controller = new AbortController();
-  private timer: NodeJS.Timeout | undefined;
-  stalled = false;
-
-  constructor(private readonly stallMs: number) {
-    this.arm();
-  }
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  private arm(): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.stalled = true;
-      this.controller.abort();
-    }, this.stallMs);
-    this.timer.unref();
-  }
-
-  async *watch(body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-    for await (const chunk of body) {
-      this.arm();
-      yield chunk;
-    }
-    this.arm();
-  }
-
-  stop(): void {
-    clearTimeout(this.timer);
+    // The dispatchers are shared by every client of the process (src/http/dispatchers.ts): nothing to close here.
   }
 }

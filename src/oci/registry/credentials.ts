@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ModelcarError, messageOf } from '../../errors.js';
+import { addCredentialPair, addSecret, redact } from '../../http/redact.js';
 
 export type Credential =
   | { readonly kind: 'anonymous'; readonly source: string }
@@ -108,12 +109,20 @@ function fromEntry(entry: AuthEntry, source: string): Credential | undefined {
     username = decoded.slice(0, colon);
     password = decoded.slice(colon + 1);
   }
-  if (entry.identitytoken)
-    return { kind: 'identity-token', username: username ?? '<token>', token: entry.identitytoken, source };
-  if (username !== undefined && password !== undefined && (username !== '' || password !== '')) {
-    return { kind: 'basic', username, password, source };
-  }
-  return undefined;
+  return remembered(
+    entry.identitytoken
+      ? { kind: 'identity-token', username: username ?? '<token>', token: entry.identitytoken, source }
+      : username !== undefined && password !== undefined && (username !== '' || password !== '')
+        ? { kind: 'basic', username, password, source }
+        : undefined,
+  );
+}
+
+/** Registers a credential's secret with the redactor the moment it is read (src/http/redact.ts). */
+function remembered(cred: Credential | undefined): Credential | undefined {
+  if (cred?.kind === 'basic') addCredentialPair(cred.username, cred.password);
+  if (cred?.kind === 'identity-token') addSecret(cred.token);
+  return cred;
 }
 
 async function fromHelper(helper: string, registry: string, source: string): Promise<Credential | undefined> {
@@ -127,7 +136,7 @@ async function fromHelper(helper: string, registry: string, source: string): Pro
           fail(
             new ModelcarError(
               'registry-auth',
-              `credential helper ${program} failed for ${registry}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found on PATH' : text.trim().split('\n')[0] || messageOf(err)}`,
+              `credential helper ${program} failed for ${registry}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found on PATH' : redact(text.trim().split('\n')[0] || messageOf(err))}`,
               `install ${program} or remove it from ${source}`,
             ),
           );
@@ -140,18 +149,18 @@ async function fromHelper(helper: string, registry: string, source: string): Pro
     const parsed = JSON.parse(out) as { Username?: string; Secret?: string };
     if (!parsed.Secret) return undefined;
     if (parsed.Username === '<token>')
-      return {
+      return remembered({
         kind: 'identity-token',
         username: '<token>',
         token: parsed.Secret,
         source: `${program} (from ${source})`,
-      };
-    return {
+      });
+    return remembered({
       kind: 'basic',
       username: parsed.Username ?? '',
       password: parsed.Secret,
       source: `${program} (from ${source})`,
-    };
+    });
   } catch {
     throw new ModelcarError('registry-auth', `credential helper ${program} printed something that is not JSON`);
   }
@@ -232,7 +241,9 @@ export async function resolveCredential(
         username: 'serviceaccount',
         // Read fresh on every use: projected service-account tokens rotate during a long push.
         get password() {
-          return readFileSync(tokenFile, 'utf8').trim();
+          const token = readFileSync(tokenFile, 'utf8').trim();
+          addSecret(token);
+          return token;
         },
         source: `service-account token ${tokenFile}`,
       };

@@ -4,17 +4,17 @@
  * Range and Docker-Content-Digest checked against what we sent. An abandoned session is cancelled.
  */
 
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { ModelcarError } from '../../errors.js';
+import { BODY_LIMITS, readCapped } from '../../http/body.js';
+import { debug } from '../../http/events.js';
+import { isTransientError, isTransientStatus, Retrier, retryAfterMs } from '../../http/retry.js';
 import { checkBlob, DigestCounter, digestOf } from '../digest-stream.js';
 import { MANIFEST_ACCEPT, MediaType } from '../media-types.js';
 import { formatRef, type RegistryRef } from '../reference.js';
 import type { BlobToPush, PushedBlob, Repository } from '../repository.js';
 import { type Descriptor, type ManifestBytes, manifestBytes } from '../spec.js';
 import { describeFailure, type RegistryClient } from './client.js';
-import { debug } from './log.js';
-import { isTransientError, isTransientStatus, nextDelay, retryAfterMs } from './retry.js';
 
 const READ_HINT = 'check the name and that your credentials may pull from this repository';
 const TAGS_PAGE = 1000;
@@ -105,7 +105,7 @@ export class RegistryRepository implements Repository {
       return undefined;
     }
     if (res.statusCode !== 200) await this.fail(`reading manifest ${reference}`, res, READ_HINT);
-    const bytes = Buffer.from(await res.body.arrayBuffer());
+    const bytes = await readCapped(res, BODY_LIMITS.manifest, `${this.label}:${reference}: the manifest`);
     const digest = digestOf(bytes);
     if (reference.startsWith('sha256:') && digest !== reference) {
       throw new ModelcarError(
@@ -216,11 +216,9 @@ export class RegistryRepository implements Repository {
     if (blob.digest && (await this.hasBlob({ mediaType: '', digest: blob.digest, size: blob.size }))) {
       return { digest: blob.digest, size: blob.size, uploaded: false };
     }
-    const policy = this.client.retry;
+    const retrier = new Retrier(`${this.label}: upload of ${blob.digest ?? 'a blob'}`, this.client.retry);
     const checkpoints = new Checkpoints();
     let session: Session | undefined;
-    let progressAt = Date.now();
-    let failures = 0;
     let authFailures = 0;
     try {
       for (;;) {
@@ -235,15 +233,13 @@ export class RegistryRepository implements Repository {
         } catch (e) {
           const fault = asFault(e);
           if (!fault) throw e;
-          if (current.offset > before) {
-            progressAt = Date.now();
-            failures = 0;
-          }
+          if (current.offset > before) retrier.progressed();
           authFailures = fault.auth ? authFailures + 1 : 0;
-          const delay = authFailures > 1 ? undefined : nextDelay(++failures, progressAt, policy, fault.retryAfter);
-          if (delay === undefined) throw fault.error(this.label);
-          debug(`${this.label}: upload interrupted at byte ${current.offset}: ${fault.reason}; retry ${failures}`);
-          await sleep(delay);
+          const reason = `interrupted at byte ${current.offset}: ${fault.reason}`;
+          const more =
+            authFailures <= 1 &&
+            (await retrier.again(reason, fault.retryAfter !== undefined ? { retryAfterMs: fault.retryAfter } : {}));
+          if (!more) throw fault.error(this.label);
           session = fault.sessionGone ? await this.dropSession(current) : await this.recover(current);
           if (session === undefined) this.stats.restarts++;
           else this.stats.resumes++;
@@ -464,7 +460,7 @@ export class RegistryRepository implements Repository {
         return [];
       }
       if (res.statusCode !== 200) await this.fail('listing tags', res, READ_HINT);
-      const body = (await res.body.json()) as { tags?: unknown };
+      const body = (await this.readJson(res, 'the tag list')) as { tags?: unknown };
       if (Array.isArray(body.tags)) tags.push(...body.tags.filter((t): t is string => typeof t === 'string'));
       url = nextLink(res.headers.link, this.client.url('/'));
     }
@@ -485,10 +481,24 @@ export class RegistryRepository implements Repository {
       return undefined;
     }
     if (res.statusCode !== 200) await this.fail(`listing referrers of ${subject.digest}`, res, READ_HINT);
-    const index = (await res.body.json()) as { manifests?: Descriptor[] };
+    const index = (await this.readJson(res, `the referrers of ${subject.digest}`)) as { manifests?: Descriptor[] };
     const found = Array.isArray(index.manifests) ? index.manifests : [];
     // A registry that ignores the filter says so in OCI-Filters-Applied; filter here either way.
     return artifactType === undefined ? found : found.filter((d) => d.artifactType === artifactType);
+  }
+
+  /** A JSON answer, read with the API size cap; anything else is the registry's fault, named. */
+  private async readJson(res: Dispatcher.ResponseData, what: string): Promise<unknown> {
+    const text = (await readCapped(res, BODY_LIMITS.apiJson, `${this.label}: ${what}`)).toString('utf8');
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new ModelcarError(
+        'registry',
+        `${this.label}: ${what} is not JSON`,
+        'the registry (or a proxy answering in its place) is broken; check the registry address',
+      );
+    }
   }
 
   async close(): Promise<void> {
