@@ -1,15 +1,34 @@
 import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
-import { parseServingRef } from '../deploy/image-ref.js';
+import { readImageModel } from '../deploy/image-model.js';
+import { formatRef, type ImageRef, parseServingRef } from '../deploy/image-ref.js';
 import { DEFAULT_MAX_MODEL_LEN_CAP, DEFAULT_RUNTIME_IMAGE, defaultName, deployManifests } from '../deploy/kserve.js';
 import { readModelConfig, readModelDir } from '../deploy/model-dir.js';
+import type { ModelFacts } from '../deploy/model-facts.js';
 import { parseNodeSelector, parseToleration } from '../deploy/placement.js';
 import { STORAGE_MODES, type StorageMode } from '../deploy/storage-mode.js';
 import { renderToStdout, writeManifests } from '../deploy/write.js';
 import { ModelcarError, messageOf } from '../errors.js';
+import { openRepository, type RegistryOptions } from '../oci/open.js';
+import { formatBytes } from '../plan/plan.js';
 import { collect, positiveNumber, wholeNumber } from './arguments.js';
+import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
 
-interface DeployFlags {
+/** Reads config.json and the safetensors headers out of the image by ranged blob reads. */
+async function factsFromImage(image: ImageRef & { digest: string }, options: RegistryOptions): Promise<ModelFacts> {
+  const repo = await openRepository({ transport: 'registry', ref: { ...image, tag: undefined } }, options);
+  try {
+    const read = await readImageModel(repo, image.digest);
+    process.stderr.write(
+      `read the model config from ${formatRef(image)} (${read.files.length} files under /models; ${formatBytes(read.bytesRead)} read)\n`,
+    );
+    return read.facts;
+  } finally {
+    await repo.close?.();
+  }
+}
+
+interface DeployFlags extends RegistryFlags {
   image: string;
   modelDir?: string;
   modelConfig?: string;
@@ -41,7 +60,7 @@ interface DeployFlags {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('deploy')
     .summary('write the KServe ServingRuntime and InferenceService for an image')
     .description(
@@ -50,7 +69,7 @@ export function register(program: Command): void {
     )
     .requiredOption(
       '--image <ref>',
-      'the ModelCar image, pinned by digest: HOST/REPO@sha256:<digest> (tags alone are refused)',
+      'the ModelCar image, pinned by digest: HOST/REPO@sha256:<digest> (tags alone are refused). Without --model-dir or --model-config its config.json is read from the image (kilobytes, by ranged reads)',
     )
     .option(
       '--model-dir <dir>',
@@ -148,88 +167,90 @@ export function register(program: Command): void {
       'Model Registry model version id (label modelregistry.opendatahub.io/model-version-id)',
     )
     .option('--model-registry-name <name>', 'Model Registry instance name (label modelregistry.opendatahub.io/name)')
-    .option('-o, --output <dir>', 'write one YAML file per object into DIR (default: multi-document YAML on stdout)')
-    .action(async (flags: DeployFlags) => {
-      const image = parseServingRef(flags.image);
-      if (!flags.modelDir === !flags.modelConfig) {
+    .option('-o, --output <dir>', 'write one YAML file per object into DIR (default: multi-document YAML on stdout)');
+  addRegistryOptions(cmd);
+  cmd.action(async (flags: DeployFlags) => {
+    const image = parseServingRef(flags.image);
+    if (flags.modelDir && flags.modelConfig) {
+      throw new ModelcarError(
+        'usage',
+        'pass --model-dir or --model-config, not both',
+        'without either, the model config is read from the image itself',
+      );
+    }
+    if ((flags.registeredModelId === undefined) !== (flags.modelVersionId === undefined)) {
+      throw new ModelcarError(
+        'usage',
+        '--registered-model-id and --model-version-id go together',
+        'pass both (modelcar build --register prints them)',
+      );
+    }
+    if (flags.pullSecretFile && !flags.pullSecret && !flags.ociConnection && !flags.connection) {
+      throw new ModelcarError(
+        'usage',
+        '--pull-secret-file needs a Secret name',
+        'add --connection NAME (an OpenShift AI connection) or --pull-secret NAME',
+      );
+    }
+    if (flags.pullSecretFile && !flags.output) {
+      throw new ModelcarError(
+        'usage',
+        'refusing to print a Secret to stdout',
+        'add --output DIR; the Secret is written there with mode 0600',
+      );
+    }
+    let pullSecretJson: string | undefined;
+    if (flags.pullSecretFile) {
+      try {
+        pullSecretJson = await readFile(flags.pullSecretFile, 'utf8');
+      } catch (e) {
         throw new ModelcarError(
           'usage',
-          'pass exactly one of --model-dir or --model-config',
-          'the vLLM arguments come from the model config',
+          `cannot read --pull-secret-file: ${messageOf(e)}`,
+          'pass a readable dockerconfigjson file',
         );
       }
-      if ((flags.registeredModelId === undefined) !== (flags.modelVersionId === undefined)) {
-        throw new ModelcarError(
-          'usage',
-          '--registered-model-id and --model-version-id go together',
-          'pass both (modelcar build --register prints them)',
-        );
-      }
-      if (flags.pullSecretFile && !flags.pullSecret && !flags.ociConnection && !flags.connection) {
-        throw new ModelcarError(
-          'usage',
-          '--pull-secret-file needs a Secret name',
-          'add --connection NAME (an OpenShift AI connection) or --pull-secret NAME',
-        );
-      }
-      if (flags.pullSecretFile && !flags.output) {
-        throw new ModelcarError(
-          'usage',
-          'refusing to print a Secret to stdout',
-          'add --output DIR; the Secret is written there with mode 0600',
-        );
-      }
-      let pullSecretJson: string | undefined;
-      if (flags.pullSecretFile) {
-        try {
-          pullSecretJson = await readFile(flags.pullSecretFile, 'utf8');
-        } catch (e) {
-          throw new ModelcarError(
-            'usage',
-            `cannot read --pull-secret-file: ${messageOf(e)}`,
-            'pass a readable dockerconfigjson file',
-          );
-        }
-      }
-      const facts = flags.modelDir
-        ? await readModelDir(flags.modelDir)
-        : await readModelConfig(flags.modelConfig as string);
-      const result = deployManifests({
-        image,
-        facts,
-        name: flags.name ?? defaultName(image),
-        ...(flags.namespace ? { namespace: flags.namespace } : {}),
-        gpus: flags.gpus,
-        gpuMemoryGiB: flags.gpuMemory,
-        runtimeImage: flags.runtimeImage,
-        ...(flags.maxModelLen ? { maxModelLen: flags.maxModelLen } : {}),
-        ...(flags.dtype ? { dtype: flags.dtype } : {}),
-        ...(flags.quantization ? { quantization: flags.quantization } : {}),
-        extraArgs: flags.vllmArg,
-        mode: flags.mode,
-        kind: flags.kind,
-        placement: {
-          nodeSelector: parseNodeSelector(flags.nodeSelector),
-          tolerations: flags.toleration.map(parseToleration),
-        },
-        ...(flags.prepull ? { prepull: true } : {}),
-        ...(flags.connection ? { connection: flags.connection } : {}),
-        deploymentMode: flags.deploymentMode,
-        cpu: flags.cpu,
-        memory: flags.memory,
-        ...(flags.pullSecret ? { pullSecret: flags.pullSecret } : {}),
-        ...(flags.ociConnection ? { ociConnection: flags.ociConnection } : {}),
-        ...(pullSecretJson !== undefined ? { pullSecretJson } : {}),
-        ...(flags.registeredModelId ? { registeredModelId: flags.registeredModelId } : {}),
-        ...(flags.modelVersionId ? { modelVersionId: flags.modelVersionId } : {}),
-        ...(flags.modelRegistryName ? { modelRegistryName: flags.modelRegistryName } : {}),
-      });
-      for (const w of result.warnings) process.stderr.write(`modelcar: warning: ${w}\n`);
-      if (flags.output) {
-        for (const path of await writeManifests(flags.output, result.manifests))
-          process.stderr.write(`wrote ${path}\n`);
-      } else {
-        process.stdout.write(renderToStdout(result.manifests));
-      }
+    }
+    const facts = flags.modelDir
+      ? await readModelDir(flags.modelDir)
+      : flags.modelConfig
+        ? await readModelConfig(flags.modelConfig)
+        : await factsFromImage(image, registryOptions(flags));
+    const result = deployManifests({
+      image,
+      facts,
+      name: flags.name ?? defaultName(image),
+      ...(flags.namespace ? { namespace: flags.namespace } : {}),
+      gpus: flags.gpus,
+      gpuMemoryGiB: flags.gpuMemory,
+      runtimeImage: flags.runtimeImage,
+      ...(flags.maxModelLen ? { maxModelLen: flags.maxModelLen } : {}),
+      ...(flags.dtype ? { dtype: flags.dtype } : {}),
+      ...(flags.quantization ? { quantization: flags.quantization } : {}),
+      extraArgs: flags.vllmArg,
+      mode: flags.mode,
+      kind: flags.kind,
+      placement: {
+        nodeSelector: parseNodeSelector(flags.nodeSelector),
+        tolerations: flags.toleration.map(parseToleration),
+      },
+      ...(flags.prepull ? { prepull: true } : {}),
+      ...(flags.connection ? { connection: flags.connection } : {}),
+      deploymentMode: flags.deploymentMode,
+      cpu: flags.cpu,
+      memory: flags.memory,
+      ...(flags.pullSecret ? { pullSecret: flags.pullSecret } : {}),
+      ...(flags.ociConnection ? { ociConnection: flags.ociConnection } : {}),
+      ...(pullSecretJson !== undefined ? { pullSecretJson } : {}),
+      ...(flags.registeredModelId ? { registeredModelId: flags.registeredModelId } : {}),
+      ...(flags.modelVersionId ? { modelVersionId: flags.modelVersionId } : {}),
+      ...(flags.modelRegistryName ? { modelRegistryName: flags.modelRegistryName } : {}),
     });
+    for (const w of result.warnings) process.stderr.write(`modelcar: warning: ${w}\n`);
+    if (flags.output) {
+      for (const path of await writeManifests(flags.output, result.manifests)) process.stderr.write(`wrote ${path}\n`);
+    } else {
+      process.stdout.write(renderToStdout(result.manifests));
+    }
+  });
 }

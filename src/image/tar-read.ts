@@ -112,6 +112,52 @@ function corrupt(offset: number, why: string): ModelcarError {
   return new ModelcarError('integrity', `the layer is not a valid tar archive at byte ${offset}: ${why}`);
 }
 
+/** Extended header state carried from a PAX (`x`) or GNU long-name (`L`) entry to the entry it describes. */
+export interface Extension {
+  pax: Record<string, string>;
+  longName?: string;
+}
+
+/**
+ * One 512-byte header, decoded with the extension that precedes it. `extension` is set for PAX/GNU records (whose
+ * `rawSize` bytes of data the caller reads and hands to `extend`), `entry` for a real entry.
+ */
+export function decodeHeader(
+  h: Buffer,
+  ext: Extension,
+  at: number,
+): { flag: string; rawSize: number; entry?: Omit<TarEntry, 'offset' | 'sha256'> } {
+  if (!checksumOk(h)) throw corrupt(at, 'header checksum mismatch');
+  const flag = String.fromCharCode(h[156] as number);
+  const rawSize = numeric(h, 124, 12);
+  if (flag === 'x' || flag === 'g' || flag === 'L') return { flag, rawSize };
+  const size = ext.pax.size !== undefined ? Number(ext.pax.size) : rawSize;
+  const prefix = h.subarray(257, 262).toString('latin1') === 'ustar' ? cString(h, 345, 155) : '';
+  const name = ext.pax.path ?? ext.longName ?? (prefix ? `${prefix}/${cString(h, 0, 100)}` : cString(h, 0, 100));
+  const type = TYPES[flag] ?? (flag === '1' ? 'hardlink' : 'other');
+  const linkname = ext.pax.linkpath ?? cString(h, 157, 100);
+  return {
+    flag,
+    rawSize,
+    entry: {
+      path: normalise(name),
+      type,
+      size,
+      mode: numeric(h, 100, 8),
+      uid: numeric(h, 108, 8),
+      gid: numeric(h, 116, 8),
+      ...(linkname ? { linkname } : {}),
+    },
+  };
+}
+
+/** Folds the data of a PAX (`x`) or GNU long-name (`L`) record into the extension for the next entry. */
+export function extend(ext: Extension, flag: string, data: Buffer): Extension {
+  if (flag === 'x') return { ...ext, pax: { ...ext.pax, ...parsePax(data) } };
+  if (flag === 'L') return { ...ext, longName: cString(data, 0, data.length) };
+  return ext;
+}
+
 /** Yields every entry of a tar stream, after its content has passed (so `sha256` is known). */
 export async function* readTar(source: AsyncIterable<Buffer>, opts: TarReadOptions = {}): AsyncGenerator<TarEntry> {
   const q = new ByteQueue();
@@ -125,8 +171,7 @@ export async function* readTar(source: AsyncIterable<Buffer>, opts: TarReadOptio
     }
     return q.length >= n;
   };
-  let pax: Record<string, string> = {};
-  let longName: string | undefined;
+  let ext: Extension = { pax: {} };
   let clean = false;
   try {
     for (;;) {
@@ -142,34 +187,18 @@ export async function* readTar(source: AsyncIterable<Buffer>, opts: TarReadOptio
         clean = true;
         return;
       }
-      if (!checksumOk(h)) throw corrupt(at, 'header checksum mismatch');
-      const flag = String.fromCharCode(h[156] as number);
-      const size = pax.size !== undefined ? Number(pax.size) : numeric(h, 124, 12);
-      if (flag === 'x' || flag === 'g' || flag === 'L') {
-        const rawSize = numeric(h, 124, 12);
+      const decoded = decodeHeader(h, ext, at);
+      if (!decoded.entry) {
+        const { rawSize } = decoded;
         if (!(await fill(rawSize + padding(rawSize)))) throw corrupt(q.consumed, 'truncated extended header');
         const data = q.take(rawSize);
         q.take(padding(rawSize));
-        if (flag === 'x') pax = { ...pax, ...parsePax(data) };
-        if (flag === 'L') longName = cString(data, 0, data.length);
+        ext = extend(ext, decoded.flag, data);
         continue;
       }
-      const prefix = h.subarray(257, 262).toString('latin1') === 'ustar' ? cString(h, 345, 155) : '';
-      const name = pax.path ?? longName ?? (prefix ? `${prefix}/${cString(h, 0, 100)}` : cString(h, 0, 100));
-      const type = TYPES[flag] ?? (flag === '1' ? 'hardlink' : 'other');
-      const linkname = pax.linkpath ?? cString(h, 157, 100);
-      pax = {};
-      longName = undefined;
-      const entry = {
-        path: normalise(name),
-        type,
-        size,
-        mode: numeric(h, 100, 8),
-        uid: numeric(h, 108, 8),
-        gid: numeric(h, 116, 8),
-        ...(linkname ? { linkname } : {}),
-        offset: q.consumed,
-      };
+      ext = { pax: {} };
+      const entry = { ...decoded.entry, offset: q.consumed };
+      const { type, size } = entry;
       const hash = type === 'file' ? createHash('sha256') : undefined;
       let left = size;
       while (left > 0) {

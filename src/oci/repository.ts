@@ -44,6 +44,12 @@ export interface Repository {
   fetchManifest(reference: string): Promise<ManifestBytes | undefined>;
   /** The blob's bytes, or undefined when the store does not hold it. The caller checks the digest as it reads. */
   fetchBlob(desc: Descriptor): Promise<AsyncIterable<Buffer> | undefined>;
+  /**
+   * `length` bytes of the blob from `offset` (fewer at its end), or undefined when the store does not hold it: a
+   * config.json or a safetensors header out of a multi-GB layer, moving kilobytes. The caller cannot check a digest
+   * over a part; what it reads must check itself (JSON that parses, a header whose length fits).
+   */
+  fetchBlobRange(desc: Descriptor, offset: number, length: number): Promise<Buffer | undefined>;
   hasBlob(desc: Descriptor): Promise<boolean>;
   pushBlob(blob: BlobToPush): Promise<PushedBlob>;
   /**

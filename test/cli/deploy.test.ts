@@ -181,7 +181,7 @@ describe('modelcar deploy', () => {
   it('gives one clear error for bad input', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['--image', 'quay.io/acme/llama:v1', '--model-dir', llama8b], /not pinned by digest/],
-      [['--image', IMAGE], /pass exactly one of --model-dir or --model-config/],
+      [['--image', IMAGE, '--model-dir', 'a', '--model-config', 'b'], /pass --model-dir or --model-config, not both/],
       [
         ['--image', IMAGE, '--model-dir', w4a16, '--quantization', 'awq'],
         /does not match the model's quantization_config \(compressed-tensors\)/,

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { access, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { diskFullError } from '../../disk-full.js';
@@ -153,6 +153,23 @@ export class LayoutRepository implements Repository {
     const path = blobPath(this.root, desc.digest);
     if (!(await exists(path))) return undefined;
     return createReadStream(path, { highWaterMark: 1024 * 1024 });
+  }
+
+  async fetchBlobRange(desc: Descriptor, offset: number, length: number): Promise<Buffer | undefined> {
+    let file: FileHandle;
+    try {
+      file = await open(blobPath(this.root, desc.digest), 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    try {
+      const buffer = Buffer.alloc(Math.max(0, Math.min(length, desc.size - offset)));
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, offset);
+      return buffer.subarray(0, bytesRead);
+    } finally {
+      await file.close();
+    }
   }
 
   async hasBlob(desc: Descriptor): Promise<boolean> {
