@@ -30,6 +30,7 @@ import {
 import { signBuild } from '../trust/sign-build.js';
 import type { SignResult } from '../trust/sign-image.js';
 import { collect, parseSize, wholeNumber } from './arguments.js';
+import { addHubOptions, type HubFlags, hubOptions } from './hub-flags.js';
 import { progressReporter, progressStyle } from './progress.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
 import { describeSigned, signedJson } from './sign.js';
@@ -37,7 +38,7 @@ import { addSignOptions, SIGN_ENV_HELP, type SignFlags, signerFromFlags } from '
 
 export const DEFAULT_DESTINATION = 'oci:modelcar-out';
 
-interface BuildFlags extends RegistryFlags, SignFlags {
+interface BuildFlags extends RegistryFlags, SignFlags, HubFlags {
   to: string;
   base: string;
   imageVolume?: boolean;
@@ -207,6 +208,7 @@ export function register(program: Command): void {
     );
   addSignOptions(cmd);
   addRegistryOptions(cmd);
+  addHubOptions(cmd);
   cmd.addOption(
     new Option(
       '--source-date-epoch <seconds>',
@@ -230,6 +232,9 @@ export function register(program: Command): void {
       '',
       'Environment:',
       '  HF_TOKEN, HF_ENDPOINT      Hugging Face token and Hub URL (the token only ever goes to the Hub)',
+      '  HF_HUB_OFFLINE=1           build hf:// from the Hugging Face cache only (--cache, HF_HUB_CACHE), no network',
+      '  HTTPS_PROXY, HTTP_PROXY, NO_PROXY   proxies as curl reads them (credentials in the URL are never printed)',
+      '  SSL_CERT_FILE, SSL_CERT_DIR, NODE_EXTRA_CA_CERTS   more CAs; registries: /etc/containers/certs.d/HOST:PORT/',
       '  REGISTRY_AUTH_FILE         registry credentials (then containers auth.json, then docker config.json)',
       '  SOURCE_DATE_EPOCH          the fixed time of the image (else the source commit time, else 0)',
       '  MODEL_REGISTRY_URL, MODEL_REGISTRY_TOKEN   for --register',
@@ -285,6 +290,7 @@ export function register(program: Command): void {
       ...(flags.hfTokenFile ? { hfTokenFile: flags.hfTokenFile } : {}),
       ...(flags.cache ? { cacheDir: flags.cache } : {}),
       ...(flags.hfConnections ? { connections: flags.hfConnections } : {}),
+      ...hubOptions(flags),
     });
     const base = baseChoice(flags);
     const cacheFrom = flags.cacheFrom.map((c) => parseImageLocation(c));

@@ -7,9 +7,10 @@ import { DEFAULT_BASE } from '../image/base.js';
 import { DEFAULT_PLAN_OPTIONS } from '../plan/plan.js';
 import { CACHE_HELP, FOLLOW_EXTERNAL_SYMLINKS_HELP, HF_TOKEN_FILE_HELP, openSource } from '../source/open.js';
 import { collect, parseSize } from './arguments.js';
+import { addHubOptions, type HubFlags, hubOptions } from './hub-flags.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
 
-interface DoctorFlags extends RegistryFlags {
+interface DoctorFlags extends RegistryFlags, HubFlags {
   to?: string;
   base: string;
   include: string[];
@@ -87,6 +88,7 @@ export function register(program: Command): void {
     .option('--timeout <seconds>', 'per-check timeout', seconds, 20)
     .option('--json', 'print one JSON object {ok, checks}');
   addRegistryOptions(cmd);
+  addHubOptions(cmd);
   cmd.action(async (source: string | undefined, flags: DoctorFlags) => {
     if (!source && !flags.to && !flags.manifests && !flags.modelRegistry && flags.offline) {
       throw new ModelcarError(
@@ -102,6 +104,8 @@ export function register(program: Command): void {
           openSource(spec, {
             ...(flags.hfTokenFile ? { hfTokenFile: flags.hfTokenFile } : {}),
             ...(flags.followExternalSymlinks ? { followExternalSymlinks: true } : {}),
+            ...(flags.cache ? { cacheDir: flags.cache } : {}),
+            ...hubOptions(flags),
           }),
         include: flags.include,
         exclude: flags.exclude,

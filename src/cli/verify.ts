@@ -9,10 +9,11 @@ import { TrustStore } from '../trust/store.js';
 import { verifySignedImage } from '../trust/verify-trust.js';
 import { type VerifyOptions, type VerifyReport, verifyImage } from '../verify/verify.js';
 import { collect } from './arguments.js';
+import { addHubOptions, type HubFlags, hubOptions } from './hub-flags.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
 import { addVerifyTrustOptions, trustLines, type VerifyTrustFlags, verifyDirectory } from './verify-signed.js';
 
-interface VerifyFlags extends RegistryFlags, VerifyTrustFlags {
+interface VerifyFlags extends RegistryFlags, VerifyTrustFlags, HubFlags {
   against?: string;
   include: string[];
   exclude: string[];
@@ -47,6 +48,7 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON object');
   addVerifyTrustOptions(cmd);
   addRegistryOptions(cmd);
+  addHubOptions(cmd);
   cmd.addHelpText(
     'after',
     [
@@ -64,7 +66,10 @@ export function register(program: Command): void {
     const location = parseImageLocation(refArg);
     const repo = await openRepository(location, registryOptions(flags));
     const source = flags.against
-      ? openSource(flags.against, flags.hfTokenFile ? { hfTokenFile: flags.hfTokenFile } : {})
+      ? openSource(flags.against, {
+          ...(flags.hfTokenFile ? { hfTokenFile: flags.hfTokenFile } : {}),
+          ...hubOptions(flags),
+        })
       : undefined;
     const progress = !flags.json && process.stderr.isTTY;
     try {

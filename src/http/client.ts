@@ -18,7 +18,7 @@ import { dispatcherFor } from './dispatchers.js';
 import { type NetworkError, networkFailure } from './failure.js';
 import { type ProxySettings, proxySettings, type Route, routeFor } from './proxy.js';
 import { redact, safeUrl } from './redact.js';
-import { describeIssuer, peerChain } from './tls-probe.js';
+import { clientCertAlert, describeIssuer, peerChain } from './tls-probe.js';
 import { type TlsOptions, type TlsSettings, tlsSettings } from './trust.js';
 
 export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -84,6 +84,8 @@ export class HttpClient {
   private readonly proxies: ProxySettings;
   private readonly trustHint: string;
   private readonly clientCertHint: string | undefined;
+  /** Some request of this client got an answer (see FailureContext.firstContact). */
+  private answered = false;
 
   constructor(opts: HttpClientOptions) {
     const env = opts.env ?? process.env;
@@ -120,10 +122,20 @@ export class HttpClient {
       route: this.route(url),
       trustHint: this.trustHint,
       ...(this.clientCertHint ? { clientCertHint: this.clientCertHint } : {}),
+      firstContact: !this.answered,
     };
     const first = networkFailure(ctx, e);
-    if (first.failure !== 'tls-untrusted' || url.protocol !== 'https:') return first;
-    return networkFailure(ctx, e, describeIssuer(await peerChain(url, ctx.route, signal)));
+    if (url.protocol !== 'https:') return first;
+    if (first.failure === 'tls-untrusted') {
+      return networkFailure(ctx, e, describeIssuer(await peerChain(url, ctx.route, signal)));
+    }
+    // A server that wants a client certificate closes the connection with a TLS alert undici does not pass on: at
+    // first contact, one probe handshake finds out.
+    if (first.failure === 'reset' && ctx.firstContact) {
+      const alert = await clientCertAlert(url, ctx.route, this.tls.secureContext, this.tls.verify, signal);
+      if (alert) return networkFailure(ctx, alert);
+    }
+    return first;
   }
 
   /** One request (and its redirects, when asked), under the credential and downgrade rules above. */
@@ -154,6 +166,7 @@ export class HttpClient {
         if (opts.signal?.aborted || e instanceof ModelcarError) throw e;
         throw await this.failure(url, e, opts.signal);
       }
+      this.answered = true;
       const location = res.headers.location;
       if (hop < hops && res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string') {
         await res.body.dump().catch(() => {});
@@ -195,6 +208,7 @@ export class HttpClient {
           if (init?.signal?.aborted) throw e;
           throw await this.failure(url, e, init?.signal ?? undefined);
         }
+        this.answered = true;
         const location = res.headers.get('location');
         if (
           res.status >= 300 &&

@@ -34,6 +34,11 @@ export interface FailureContext {
   readonly trustHint: string;
   /** What fixes a missing or refused client certificate. */
   readonly clientCertHint?: string;
+  /**
+   * No request of this client got an answer yet. A connection that fails at first contact is most likely the wrong
+   * address or a dead proxy, not a restart: it is not retried (skopeo and crane fail fast the same way).
+   */
+  readonly firstContact?: boolean;
 }
 
 /** A failure the network layer classified: kind, endpoint and route are kept for doctor and for retry decisions. */
@@ -118,6 +123,9 @@ const TRANSIENT_KINDS = new Set<FailureKind>([
   'other',
 ]);
 
+/** Failures that, at first contact, mean a wrong address or a dead proxy rather than a server restarting. */
+const FIRST_CONTACT_FINAL = new Set<FailureKind>(['refused', 'unreachable', 'connect-timeout', 'proxy-down']);
+
 /** The one line and hint for a failed request; `issuer` names who signed an untrusted certificate, when known. */
 export function networkFailure(ctx: FailureContext, e: unknown, issuer?: string): NetworkError {
   if (e instanceof NetworkError) return e;
@@ -128,7 +136,15 @@ export function networkFailure(ctx: FailureContext, e: unknown, issuer?: string)
   const tag = code ? ` (${code})` : '';
   const proxyVar = route.kind === 'proxy' ? route.variable : 'HTTPS_PROXY';
   const make = (message: string, hint: string, transient = TRANSIENT_KINDS.has(kind)) =>
-    new NetworkError(kind, endpoint, route, transient, message, hint, e);
+    new NetworkError(
+      kind,
+      endpoint,
+      route,
+      transient && !(ctx.firstContact && FIRST_CONTACT_FINAL.has(kind)),
+      message,
+      hint,
+      e,
+    );
   switch (kind) {
     case 'proxy-auth': {
       const proxy = route.kind === 'proxy' ? route.proxyOrigin : 'the proxy';

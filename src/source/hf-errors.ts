@@ -1,4 +1,5 @@
-import { ModelcarError } from '../errors.js';
+import { type ErrorKind, ModelcarError } from '../errors.js';
+import { isTransientStatus } from '../http/retry.js';
 
 /** What an error message needs to name: the repo as the user wrote it, and where the token came from. */
 export interface HubErrorContext {
@@ -26,13 +27,25 @@ export interface HubReply {
 const TOKEN_HINT = 'pass a token with HF_TOKEN or --hf-token-file';
 const NEW_TOKEN = 'https://huggingface.co/settings/tokens';
 
-/** Statuses worth another try: the Hub or its CDN was busy or briefly broken. */
-export function isRetryableStatus(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
+/** A refusal from the Hub, with the answer it came from (a mirror without an API answers 404/405/501). */
+export class HubError extends ModelcarError {
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    hint: string | undefined,
+    readonly reply: HubReply,
+  ) {
+    super(kind, message, hint);
+  }
 }
 
 /** Turns a refusal from the Hub into one line that says what is wrong and a hint that says what to do. */
-export function hubError(ctx: HubErrorContext, reply: HubReply): ModelcarError {
+export function hubError(ctx: HubErrorContext, reply: HubReply): HubError {
+  const e = describeRefusal(ctx, reply);
+  return new HubError(e.kind, e.message, e.hint, reply);
+}
+
+function describeRefusal(ctx: HubErrorContext, reply: HubReply): ModelcarError {
   const page = `${ctx.endpoint}/${ctx.repo}`;
   const ref = `hf://${ctx.repo}${ctx.revision ? `@${ctx.revision}` : ''}`;
   const token = ctx.tokenSource;
@@ -87,9 +100,9 @@ export function hubError(ctx: HubErrorContext, reply: HubReply): ModelcarError {
     );
   }
   return new ModelcarError(
-    isRetryableStatus(reply.status) ? 'network' : 'hub',
+    isTransientStatus(reply.status) ? 'network' : 'hub',
     `${reply.url}: HTTP ${reply.status}${reply.message ? `: ${reply.message}` : ''}`,
-    isRetryableStatus(reply.status)
+    isTransientStatus(reply.status)
       ? 'the Hub or its CDN is busy or failing; run again later'
       : 'check the repository and revision',
   );

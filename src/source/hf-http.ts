@@ -3,8 +3,8 @@ import { ModelcarError, messageOf } from '../errors.js';
 import { BODY_LIMITS } from '../http/body.js';
 import { type Credentials, followLocation, HttpClient } from '../http/client.js';
 import { safeUrl } from '../http/redact.js';
-import { DEFAULT_RETRY, Retrier, type RetryPolicy, retryAfterMs } from '../http/retry.js';
-import { type HubErrorContext, hubError, isRetryableStatus } from './hf-errors.js';
+import { DEFAULT_RETRY, isTransientStatus, Retrier, type RetryPolicy, retryAfterMs } from '../http/retry.js';
+import { type HubErrorContext, hubError } from './hf-errors.js';
 import type { HfToken } from './hf-token.js';
 
 /** Where a file's bytes can be fetched, learnt from the Hub's `resolve` answer. */
@@ -104,7 +104,7 @@ export class HubHttp {
       }
       if (res.ok) return res;
       const message = res.headers.get('x-error-message') ?? (await jsonError(res));
-      if (isRetryableStatus(res.status)) {
+      if (isTransientStatus(res.status)) {
         const after = retryAfterMs(res.headers.get('retry-after'));
         if (await retrier.again(`HTTP ${res.status}`, after !== undefined ? { retryAfterMs: after } : {})) continue;
       }
@@ -175,7 +175,7 @@ export class HubHttp {
         continue;
       }
       if (res.statusCode >= 400) {
-        if (isRetryableStatus(res.statusCode)) {
+        if (isTransientStatus(res.statusCode)) {
           throw new RetryableError(
             `${safeUrl(url)}: HTTP ${res.statusCode}`,
             undefined,
@@ -216,7 +216,7 @@ export class HubHttp {
       }
       if (res.statusCode < 300) return res;
       const stale = new URL(url).origin !== this.origin && [401, 403, 404, 410].includes(res.statusCode);
-      if (stale || isRetryableStatus(res.statusCode)) {
+      if (stale || isTransientStatus(res.statusCode)) {
         await res.body.dump().catch(() => {});
         throw new RetryableError(
           `${safeUrl(url)}: HTTP ${res.statusCode}`,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ModelcarError, messageOf } from '../errors.js';
+import { addSecret } from '../http/redact.js';
 
 /** A Hugging Face token and where it came from; `source` is safe to print, `value` never is. */
 export interface HfToken {
@@ -23,6 +24,12 @@ export interface HfTokenOptions {
  * `$XDG_CACHE_HOME/huggingface`, then `~/.cache/huggingface`). An explicit token or `--hf-token-file` comes first.
  */
 export function findHfToken(opts: HfTokenOptions = {}): HfToken | undefined {
+  const found = lookUp(opts);
+  addSecret(found?.value);
+  return found;
+}
+
+function lookUp(opts: HfTokenOptions): HfToken | undefined {
   const env = opts.env ?? process.env;
   if (opts.token?.trim()) return { value: opts.token.trim(), source: 'the token option' };
   if (opts.tokenFile !== undefined) {

@@ -1,14 +1,18 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { listCommits, listFiles, modelInfo } from '@huggingface/hub';
+import { mapLimit } from '../builder/pool.js';
 import { ModelcarError } from '../errors.js';
 import type { RateFloor } from '../http/body.js';
+import { emitNetworkEvent } from '../http/events.js';
+import { pageGuard } from '../http/pages.js';
 import { addUrlSecrets, redact } from '../http/redact.js';
 import { type RetryPolicy, retryPolicy } from '../http/retry.js';
 import { ByteBudget } from './byte-budget.js';
 import { checkedStream, type ExpectedContent } from './content-check.js';
 import { HubCache } from './hf-cache.js';
 import { RangedDownload } from './hf-download.js';
+import { HubError } from './hf-errors.js';
 import { HubHttp, type HubHttpOptions } from './hf-http.js';
 import { formatHfRef, type HfRef, isCommitSha, parseHfRef } from './hf-ref.js';
 import type { HfToken } from './hf-token.js';
@@ -33,6 +37,8 @@ export interface HfSourceOptions extends HubHttpOptions {
   readonly retry?: Partial<RetryPolicy>;
   /** The minimum download rate per connection (`--min-rate`); with it each file's deadline. */
   readonly floor?: RateFloor;
+  /** Pages of the tree listing followed at most. @default 1000 */
+  readonly maxPages?: number;
 }
 
 interface Pinned {
@@ -107,11 +113,7 @@ export class HfSource implements ModelSource {
         'check HF_ENDPOINT points at a Hugging Face Hub',
       );
     }
-    let committedAt: Date | undefined;
-    for await (const c of listCommits({ ...common, repo, revision: commit, batchSize: 1 })) {
-      committedAt = c.date;
-      break;
-    }
+    const committedAt = await this.commitTime(commit, info.updatedAt);
     if (this.cache && asked !== commit) await this.cache.recordRef(asked, commit);
     const license = licenseOf(info.cardData);
     const identity: SourceIdentity = {
@@ -123,6 +125,42 @@ export class HfSource implements ModelSource {
       ...(license ? { license } : {}),
     };
     return { commit, identity };
+  }
+
+  /**
+   * The commit's date from the commits API; a mirror that lacks it (it serves what huggingface_hub downloads, not
+   * the Hub's browsing APIs) gives the model info's lastModified instead, said once in a note.
+   */
+  private async commitTime(commit: string, lastModified: Date | undefined): Promise<Date | undefined> {
+    try {
+      for await (const c of listCommits({
+        hubUrl: this.endpoint,
+        fetch: this.http.fetch,
+        repo: this.ref.repo,
+        revision: commit,
+        batchSize: 1,
+      })) {
+        return c.date;
+      }
+      return undefined;
+    } catch (e) {
+      if (!isMissingApi(e)) throw e;
+      this.noteMirror();
+      return lastModified;
+    }
+  }
+
+  private mirrorNoted = false;
+
+  private noteMirror(): void {
+    if (this.mirrorNoted) return;
+    this.mirrorNoted = true;
+    emitNetworkEvent({
+      type: 'note',
+      endpoint: this.endpoint,
+      message:
+        'no tree/commits API here (a mirror?): file sizes and sha256 come from the resolve headers, the commit time from the model info',
+    });
   }
 
   async list(): Promise<SourceEntry[]> {
@@ -143,13 +181,37 @@ export class HfSource implements ModelSource {
 
   private async listFiles(): Promise<Map<string, Listed>> {
     const { commit } = await this.pin();
+    let out: Map<string, Listed>;
+    try {
+      out = await this.listTree(commit);
+    } catch (e) {
+      if (!isMissingApi(e)) throw e;
+      this.noteMirror();
+      out = await this.listFromResolve(commit);
+    }
+    if (out.size === 0) {
+      throw new ModelcarError(
+        'source',
+        `${formatHfRef(this.ref, commit)} has no files`,
+        'check the repository and revision on the Hub',
+      );
+    }
+    return out;
+  }
+
+  /** The tree API, page by page (`Link: rel="next"`), bounded in pages and refusing a page it already had. */
+  private async listTree(commit: string): Promise<Map<string, Listed>> {
     const out = new Map<string, Listed>();
     const files = listFiles({
       repo: this.ref.repo,
       revision: commit,
       recursive: true,
       hubUrl: this.endpoint,
-      fetch: this.http.fetch,
+      fetch: pageGuard(this.http.fetch, {
+        what: `the file listing of ${formatHfRef(this.ref, commit)} on ${this.endpoint}`,
+        kind: 'hub',
+        ...(this.opts.maxPages !== undefined ? { maxPages: this.opts.maxPages } : {}),
+      }),
     });
     for await (const f of files) {
       if (f.type !== 'file') continue;
@@ -168,13 +230,47 @@ export class HfSource implements ModelSource {
         expected: { size: f.size, algorithm: sha256 ? 'sha256' : 'git-sha1', hex: hex.toLowerCase() },
       });
     }
-    if (out.size === 0) {
-      throw new ModelcarError(
-        'source',
-        `${formatHfRef(this.ref, commit)} has no files`,
-        'check the repository and revision on the Hub',
-      );
-    }
+    return out;
+  }
+
+  /**
+   * For a mirror that serves only what huggingface_hub downloads: the model info's siblings, and for each file a HEAD
+   * on its resolve URL, whose headers give the size (X-Linked-Size or Content-Length) and the hash (X-Linked-Etag:
+   * the sha256 of an LFS file; ETag: the git blob sha1 of a small one), as huggingface_hub itself reads them.
+   */
+  private async listFromResolve(commit: string): Promise<Map<string, Listed>> {
+    const ref = formatHfRef(this.ref, commit);
+    const info = await modelInfo({
+      hubUrl: this.endpoint,
+      fetch: this.http.fetch,
+      name: this.ref.repo,
+      revision: commit,
+      additionalFields: ['filePaths'],
+    });
+    const paths = info.filePaths ?? [];
+    const out = new Map<string, Listed>();
+    await mapLimit(paths, RESOLVE_CONCURRENCY, async (path) => {
+      checkPath(this.ref, path);
+      const r = await this.http.resolve(commit, path);
+      const sha256 = r.linkedEtag && /^[0-9a-f]{64}$/i.test(r.linkedEtag) ? r.linkedEtag.toLowerCase() : undefined;
+      const sha1 = !sha256 && r.etag && /^[0-9a-f]{40}$/i.test(r.etag) ? r.etag.toLowerCase() : undefined;
+      if (!Number.isSafeInteger(r.size) || r.size < 0) {
+        throw new ModelcarError(
+          'hub',
+          `${ref}: ${this.endpoint} gives no usable size for ${path} (X-Linked-Size / Content-Length)`,
+          'check HF_ENDPOINT points at a Hugging Face Hub or a complete mirror of it',
+        );
+      }
+      if (!sha256 && !sha1) {
+        throw new ModelcarError(
+          'hub',
+          `${ref}: ${this.endpoint} names no sha256 (X-Linked-Etag) or git sha1 (ETag) for ${path}; it cannot be verified`,
+          'check HF_ENDPOINT points at a Hugging Face Hub or a mirror that passes its headers through',
+        );
+      }
+      const hex = (sha256 ?? sha1) as string;
+      out.set(path, { size: r.size, expected: { size: r.size, algorithm: sha256 ? 'sha256' : 'git-sha1', hex } });
+    });
     return out;
   }
 
@@ -247,6 +343,21 @@ export class HfSource implements ModelSource {
   }
 }
 
+/** HEADs in flight while a mirror's files are resolved one by one. */
+const RESOLVE_CONCURRENCY = 8;
+
+/**
+ * An API a mirror does not serve (it has the model info and resolve, not tree, paths-info or commits): 404 without
+ * the Hub's own error codes, 405 or 501. A missing repository or revision keeps its own error.
+ */
+function isMissingApi(e: unknown): boolean {
+  if (!(e instanceof HubError)) return false;
+  const { status, code } = e.reply;
+  if (code === 'RepoNotFound' || code === 'RevisionNotFound' || code === 'GatedRepo' || code === 'EntryNotFound')
+    return false;
+  return status === 404 || status === 405 || status === 501;
+}
+
 /**
  * The Hub's base URL without trailing slashes and without userinfo: credentials written into HF_ENDPOINT are
  * registered as secrets (never printed) and not sent; the Hub token goes in HF_TOKEN.
@@ -290,7 +401,7 @@ function checkPath(ref: HfRef, path: string): void {
 }
 
 /** The model card's license: an SPDX-like id, several joined with OR, or the name of an "other" license. */
-function licenseOf(card: unknown): string | undefined {
+export function licenseOf(card: unknown): string | undefined {
   if (!card || typeof card !== 'object') return undefined;
   const { license, license_name } = card as { license?: unknown; license_name?: unknown };
   if (license === 'other' && typeof license_name === 'string' && license_name) return license_name;

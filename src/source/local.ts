@@ -17,6 +17,13 @@ export interface LocalSourceOptions {
   readonly journal?: Pick<Journal, 'fileSha256' | 'rememberFile'>;
 }
 
+/** `.../models--ORG--NAME/snapshots/<commit>`: a directory of the Hugging Face cache, as `hf download` leaves it. */
+export function hfSnapshot(root: string): { org: string; name: string; commit: string; repoDir: string } | undefined {
+  const m = /^(.*[/\\])?(models--([^/\\]+?)--([^/\\]+))[/\\]snapshots[/\\]([0-9a-f]{40})$/.exec(root);
+  if (!m) return undefined;
+  return { org: m[3] as string, name: m[4] as string, commit: m[5] as string, repoDir: `${m[1] ?? ''}${m[2]}` };
+}
+
 /** Directories that are never part of a model: version control and tool metadata. */
 const IGNORED_DIRS = new Set(['.git', '.hg', '.svn']);
 
@@ -38,7 +45,11 @@ export class LocalSource implements ModelSource {
 
   async identity(): Promise<SourceIdentity> {
     // The directory's name only: the same files give the same image wherever they sit, and no home path leaks.
-    return { uri: `file:${encodeURI(basename(this.root))}`, title: basename(this.root) };
+    const uri = `file:${encodeURI(basename(this.root))}`;
+    // A Hugging Face cache snapshot is named after its repository, not after the commit directory it sits in.
+    const snapshot = hfSnapshot(this.root);
+    if (snapshot) return { uri, title: snapshot.name, revision: snapshot.commit };
+    return { uri, title: basename(this.root) };
   }
 
   async list(): Promise<SourceEntry[]> {
@@ -93,7 +104,7 @@ export class LocalSource implements ModelSource {
         } catch (e) {
           throw new ModelcarError('source', `${rel} is a broken symlink: ${messageOf(e)}`, 'fix or remove the link');
         }
-        const inside = target === rootReal || target.startsWith(rootReal + sep);
+        const inside = target === rootReal || target.startsWith(rootReal + sep) || (await this.inSnapshotRepo(target));
         if (!inside && !this.options.followExternalSymlinks) {
           throw new ModelcarError(
             'source',
@@ -135,6 +146,17 @@ export class LocalSource implements ModelSource {
       const sha256 = this.options.journal?.fileSha256(identity);
       out.push({ path: rel, size: st.size, ...(sha256 ? { sha256 } : {}) });
     }
+  }
+
+  private snapshotRepo?: Promise<string | undefined>;
+
+  /** For a Hugging Face cache snapshot: the link points into the same repository's `blobs/`, which the cache owns. */
+  private async inSnapshotRepo(target: string): Promise<boolean> {
+    const snapshot = hfSnapshot(this.root);
+    if (!snapshot) return false;
+    this.snapshotRepo ??= realpath(snapshot.repoDir).catch(() => undefined);
+    const repo = await this.snapshotRepo;
+    return repo !== undefined && target.startsWith(join(repo, 'blobs') + sep);
   }
 
   async open(entry: SourceEntry, offset = 0): Promise<Readable> {

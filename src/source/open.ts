@@ -1,6 +1,8 @@
 import { ModelcarError } from '../errors.js';
+import type { RateFloor } from '../http/body.js';
 import { DEFAULT_CONNECTIONS, DEFAULT_HF_ENDPOINT, HfSource } from './hf.js';
-import { isHfRef, parseHfRef } from './hf-ref.js';
+import { defaultHubCache, HfCacheSource, isOffline } from './hf-offline.js';
+import { formatHfRef, type HfRef, isHfRef, parseHfRef } from './hf-ref.js';
 import { findHfToken } from './hf-token.js';
 import { LocalSource, type LocalSourceOptions } from './local.js';
 import type { ModelSource } from './source.js';
@@ -21,9 +23,16 @@ export interface SourceOptions {
   readonly followExternalSymlinks?: boolean;
   /** Lets a local directory vouch for files an earlier run hashed (see src/journal/journal.ts). */
   readonly journal?: LocalSourceOptions['journal'];
-  /** Environment to read HF_TOKEN, HF_TOKEN_PATH, HF_HOME and HF_ENDPOINT from. Default: process.env */
+  /** `--revision REV`: the same as `@REV` in the reference (both given, they must agree). */
+  readonly revision?: string;
+  /** `--min-rate` and its window: the floor every Hub download must hold. */
+  readonly floor?: RateFloor;
+  /** Environment to read HF_TOKEN, HF_TOKEN_PATH, HF_HOME, HF_ENDPOINT and HF_HUB_OFFLINE from. Default: process.env */
   readonly env?: NodeJS.ProcessEnv;
 }
+
+export const REVISION_HELP =
+  'for hf://: the branch, tag, commit or refs/pr/N to build (the same as hf://ORG/NAME@REV; default main)';
 
 export const HF_TOKEN_FILE_HELP =
   'read the Hugging Face token for gated and private repos from FILE (default: HF_TOKEN, then HF_TOKEN_PATH or ~/.cache/huggingface/token); the token is sent only to the Hub, never to its CDN';
@@ -42,25 +51,53 @@ export function parseConnections(text: string): number {
   return n;
 }
 
-/** `hf://ORG/NAME[@REVISION]` opens the Hub; anything else is a local directory. */
+/** The reference with `--revision` applied: `@REV` and `--revision` must not disagree. */
+function withRevision(spec: string, revision: string | undefined): HfRef {
+  const ref = parseHfRef(spec);
+  if (revision === undefined) return ref;
+  if (ref.revision !== undefined && ref.revision !== revision) {
+    throw new ModelcarError(
+      'usage',
+      `${spec} and --revision ${revision} name different revisions`,
+      'give the revision once: hf://ORG/NAME@REV or --revision REV',
+    );
+  }
+  return parseHfRef(formatHfRef(ref, revision));
+}
+
+/**
+ * `hf://ORG/NAME[@REVISION]` opens the Hub (or, with HF_HUB_OFFLINE=1, the local Hugging Face cache only); anything
+ * else is a local directory.
+ */
 export function openSource(spec: string, opts: SourceOptions = {}): ModelSource {
+  const env = opts.env ?? process.env;
   if (!isHfRef(spec)) {
+    if (opts.revision !== undefined) {
+      throw new ModelcarError(
+        'usage',
+        `--revision applies to hf:// sources, not to the directory ${spec}`,
+        'drop --revision, or build hf://ORG/NAME --revision REV',
+      );
+    }
     return new LocalSource(spec, {
       followExternalSymlinks: opts.followExternalSymlinks === true,
       ...(opts.journal ? { journal: opts.journal } : {}),
     });
   }
-  const env = opts.env ?? process.env;
+  const ref = withRevision(spec, opts.revision);
+  if (isOffline(env)) return new HfCacheSource(ref, opts.cacheDir ?? defaultHubCache(env));
   const token = findHfToken({
     env,
     ...(opts.hfToken !== undefined ? { token: opts.hfToken } : {}),
     ...(opts.hfTokenFile !== undefined ? { tokenFile: opts.hfTokenFile } : {}),
   });
   const endpoint = opts.hfEndpoint ?? (env.HF_ENDPOINT?.trim() || DEFAULT_HF_ENDPOINT);
-  return new HfSource(parseHfRef(spec), {
+  return new HfSource(ref, {
     endpoint,
+    env,
     ...(token ? { token } : {}),
     ...(opts.cacheDir !== undefined ? { cacheDir: opts.cacheDir } : {}),
     ...(opts.connections !== undefined ? { connections: opts.connections } : {}),
+    ...(opts.floor ? { floor: opts.floor } : {}),
   });
 }

@@ -13,7 +13,7 @@ import type { SourceEntry } from '../../src/source/source.js';
 import { type HubDouble, type RepoSpec, startHubDouble } from '../support/hub-double.js';
 
 const MiB = 1024 * 1024;
-const FAST_RETRY = { attempts: 4, baseDelayMs: 5, maxDelayMs: 20, maxStallMs: 10_000 };
+const FAST_RETRY = { attempts: 4, baseDelayMs: 5, maxDelayMs: 20, maxElapsedMs: 10_000 };
 const GRANTED = 'hf_granted_reader';
 
 const index = {

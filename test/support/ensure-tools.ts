@@ -9,6 +9,7 @@ const NEEDED: Record<string, string> = {
   skopeo: 'skopeo',
   umoci: 'umoci',
   busybox: 'busybox-static',
+  squid: 'squid',
 };
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -22,7 +23,8 @@ if (missing.length > 0) {
     process.exit(1);
   }
   console.error(`installing ${packages.join(' ')} (apt-get) for the tests`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  // RUNLEVEL=1: invoke-rc.d starts no service (squid's package would start a system proxy on :3128 otherwise).
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive', RUNLEVEL: '1' };
   for (const args of [
     ['update', '-qq'],
     ['install', '-y', '-qq', '--no-install-recommends', ...packages],

@@ -76,6 +76,19 @@ export interface HubDoubleOptions {
    * revoked or mistyped token; otherwise every `hf_...` token counts as a valid, ungranted account.
    */
   readonly knownTokens?: readonly string[];
+  /**
+   * Names the Hub and the CDN give themselves in the URLs they hand out (default 127.0.0.1), e.g. `hub.test` and
+   * `cdn.test` that only a test proxy resolves: then every request must go through that proxy.
+   */
+  readonly hubHost?: string;
+  readonly cdnHost?: string;
+  /**
+   * Serve only what huggingface_hub downloads with (model info with `siblings`, and `resolve`), as a plain mirror or
+   * a remote-repository proxy does: the tree, paths-info and commits APIs answer 404 without the Hub's error code.
+   */
+  readonly mirrorOnly?: boolean;
+  /** Hostile pagination: `loop` sends the tree listing's `Link: rel="next"` back to the page just served. */
+  readonly treePages?: 'loop';
 }
 
 interface StoredFile {
@@ -211,8 +224,8 @@ export class HubDouble {
   async start(): Promise<this> {
     this.hub = createServer((req, res) => this.handle('hub', req, res));
     this.cdn = createServer((req, res) => this.handle('cdn', req, res));
-    this.url = await listen(this.hub);
-    this.cdnUrl = await listen(this.cdn);
+    this.url = named(await listen(this.hub), this.options.hubHost);
+    this.cdnUrl = named(await listen(this.cdn), this.options.cdnHost);
     return this;
   }
 
@@ -278,6 +291,9 @@ export class HubDouble {
       const repo = this.visibleRepo(repoId, token, res);
       if (!repo) return;
       const [action, ...rest] = seg.slice(4);
+      if (this.options.mirrorOnly && (action === 'tree' || action === 'paths-info' || action === 'commits')) {
+        return sendJson(res, 404, { error: 'Not Found' });
+      }
       if (action === undefined || action === 'revision') {
         const { rev } = splitRev(rest);
         return this.modelInfo(repo, rev ?? 'main', u, res);
@@ -477,7 +493,9 @@ export class HubDouble {
     const cursor = Number(u.searchParams.get('cursor') ?? 0);
     const page = all.slice(cursor, cursor + pageSize);
     const headers: Record<string, string> = {};
-    if (cursor + pageSize < all.length) {
+    if (this.options.treePages === 'loop') {
+      headers.link = `<${this.url}${u.pathname}${u.search}>; rel="next"`;
+    } else if (cursor + pageSize < all.length) {
       const next = new URL(u.href);
       next.searchParams.set('cursor', String(cursor + pageSize));
       headers.link = `<${this.url}${next.pathname}${next.search}>; rel="next"`;
@@ -661,6 +679,10 @@ function sendError(res: ServerResponse, status: number, code: string | undefined
   const headers: Record<string, string> = { 'x-error-message': message };
   if (code) headers['x-error-code'] = code;
   sendJson(res, status, { error: message }, headers);
+}
+
+function named(url: string, host: string | undefined): string {
+  return host ? url.replace('127.0.0.1', host) : url;
 }
 
 function listen(server: Server): Promise<string> {

@@ -3,7 +3,6 @@
  * storage in a temporary directory. Variants: anonymous, htpasswd Basic auth, and any extra config the caller merges
  * in (token auth, TLS) through `extraConfig`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,6 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import bcrypt from 'bcryptjs';
 import { stringify } from 'yaml';
+import { startProcess } from './server-process.js';
 import { requireTool } from './tools.js';
 
 export interface RegistryOptions {
@@ -79,26 +79,15 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   const configPath = join(work, 'config.yml');
   await writeFile(configPath, stringify(config));
 
-  let output = '';
-  const child: ChildProcess = spawn(bin, ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  let exited = false;
-  child.once('exit', () => {
-    exited = true;
-  });
+  const server = startProcess(bin, ['serve', configPath]);
 
   const scheme = opts.tls ? 'https' : 'http';
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if (exited) throw new Error(`docker-registry exited at start:\n${output}`);
+    if (server.exited()) throw new Error(`docker-registry exited at start:\n${server.output()}`);
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`docker-registry did not answer on port ${port} within 15 s:\n${output}`);
+      server.child.kill('SIGKILL');
+      throw new Error(`docker-registry did not answer on port ${port} within 15 s:\n${server.output()}`);
     }
     try {
       // Any HTTP answer (200 or 401) means it listens; TLS errors too, for a self-signed certificate.
@@ -115,14 +104,9 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     host: `127.0.0.1:${port}`,
     port,
     storageDir,
-    log: () => output,
+    log: () => server.output(),
     async stop() {
-      if (!exited) {
-        const gone = new Promise((ok) => child.once('exit', ok));
-        child.kill('SIGTERM');
-        await Promise.race([gone, sleep(5000, undefined, { ref: false })]);
-        if (!exited) child.kill('SIGKILL');
-      }
+      await server.stop();
       if (!opts.storageDir) await rm(work, { recursive: true, force: true });
     },
   };

@@ -12,6 +12,7 @@ const PACKAGES: Record<string, string> = {
   skopeo: 'skopeo',
   umoci: 'umoci',
   busybox: 'busybox-static',
+  squid: 'squid',
 };
 
 /** Absolute path of a tool, or a thrown error naming the Debian package to install. */

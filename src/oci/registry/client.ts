@@ -4,7 +4,7 @@
  * bodies turned into messages a user can act on. Credentials go only to the registry's own origin.
  */
 import type { Dispatcher } from 'undici';
-import { errorCodes, ModelcarError } from '../../errors.js';
+import { ModelcarError } from '../../errors.js';
 import { BODY_LIMITS, readCapped, StallWatchdog } from '../../http/body.js';
 import { type Credentials, HttpClient, type Response } from '../../http/client.js';
 import { formatDelay } from '../../http/events.js';
@@ -103,8 +103,6 @@ export async function describeFailure(res: Dispatcher.ResponseData): Promise<str
 }
 
 export class RegistryClient {
-  /** The registry has answered at least once (see send: a refused first connection is not retried). */
-  private answered = false;
   readonly origin: string;
   readonly http: HttpClient;
   readonly retry: RetryPolicy;
@@ -163,14 +161,11 @@ export class RegistryClient {
       try {
         res = await this.raw(opts, authorization);
       } catch (e) {
-        // A registry that never answered is most likely the wrong address, not a restart: say so at once, as skopeo
-        // and crane do. Once it has answered, a refused connection means it is restarting: retry.
-        const worthRetrying =
-          retryable && isTransientError(e) && (this.answered || !errorCodes(e).includes('ECONNREFUSED'));
-        if (worthRetrying && (await retrier.again((e as Error).message))) continue;
+        // The layer already decided what is worth retrying: a registry that never answered is most likely the wrong
+        // address (failed at once, as skopeo and crane do); once it has answered, a refused connection is a restart.
+        if (retryable && isTransientError(e) && (await retrier.again((e as Error).message))) continue;
         throw e;
       }
-      this.answered = true;
       if (res.statusCode === 401) {
         const challenge = parseChallenges(res.headers['www-authenticate'])[0];
         this.auth.learn(challenge);
