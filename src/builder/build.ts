@@ -33,6 +33,7 @@ import {
   planLayers,
 } from '../plan/plan.js';
 import { readIndexFiles, type SkippedFile, selectFiles } from '../plan/select.js';
+import { closeAll } from '../run/close.js';
 import { nameMismatchWarning, namesFromSource } from '../source/names.js';
 import type { ModelSource, SourceIdentity } from '../source/source.js';
 import { type IgnoredDir, ignoredBy } from './own-output.js';
@@ -84,6 +85,8 @@ export type BuildEvent =
     }
   | { readonly type: 'layer-start'; readonly index: number; readonly layer: PlannedLayer }
   | { readonly type: 'bytes'; readonly path: string; readonly bytes: number }
+  /** The layer's upload starts over (the registry dropped the session): its files are read again from byte 0. */
+  | { readonly type: 'layer-restart'; readonly index: number }
   | { readonly type: 'layer-done'; readonly index: number; readonly digest: string; readonly outcome: LayerOutcome }
   | { readonly type: 'base-layer'; readonly digest: string; readonly size: number; readonly outcome: LayerOutcome }
   | { readonly type: 'manifest'; readonly digest: string }
@@ -261,7 +264,7 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
 
     const layers = await mapLimit(plan.layers, concurrency, async (layer, index): Promise<BuiltLayer> => {
       emit({ type: 'layer-start', index, layer });
-      const built = (await reuseLayer(layer)) ?? (await pushLayer(layer));
+      const built = (await reuseLayer(layer)) ?? (await pushLayer(layer, index));
       emit({ type: 'layer-done', index, digest: built.digest, outcome: built.outcome });
       return built;
     });
@@ -294,12 +297,15 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
       return { ...record, files, outcome: 'reused' };
     }
 
-    async function pushLayer(layer: PlannedLayer): Promise<BuiltLayer> {
+    async function pushLayer(layer: PlannedLayer, index: number): Promise<BuiltLayer> {
       let files: Promise<LayerFile[]> | undefined;
+      let opened = 0;
       const pushed = await target.pushBlob({
         size: layer.size,
+        label: `layer ${index + 1} (${layer.files.length === 1 ? layer.files[0]?.path : `${layer.files.length} files`})`,
         // Called again when a transfer restarts: each call reads the files afresh.
         open: () => {
+          if (opened++ > 0) emit({ type: 'layer-restart', index });
           const stream = layerBytes(layer, source, (path, bytes) => emit({ type: 'bytes', path, bytes }));
           files = stream.done;
           return request.signal ? abortable(stream.bytes, request.signal) : stream.bytes;
@@ -355,6 +361,6 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
       layers,
     };
   } finally {
-    await Promise.all(opened.map((r) => r.close?.()));
+    await closeAll(opened);
   }
 }

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { type BaseChoice, type BuildResult, build } from '../builder/build.js';
@@ -18,6 +18,7 @@ import { parsePlatform } from '../oci/spec.js';
 import { DEFAULT_PLAN_OPTIONS, formatBytes } from '../plan/plan.js';
 import type { RegisterResult } from '../registry-model/register.js';
 import { registerBuild } from '../registry-model/register-build.js';
+import { ensureWritableDir, makeDirs } from '../run/dirs.js';
 import { LocalSource } from '../source/local.js';
 import {
   CACHE_HELP,
@@ -30,8 +31,9 @@ import {
 import { signBuild } from '../trust/sign-build.js';
 import type { SignResult } from '../trust/sign-image.js';
 import { collect, parseSize, wholeNumber } from './arguments.js';
+import { buildProgress } from './build-progress.js';
 import { addHubOptions, type HubFlags, hubOptions } from './hub-flags.js';
-import { progressReporter, progressStyle } from './progress.js';
+import { type ProgressChoice, ProgressRenderer, progressMode, progressOption } from './progress.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
 import { describeSigned, signedJson } from './sign.js';
 import { addSignOptions, SIGN_ENV_HELP, type SignFlags, signerFromFlags } from './sign-flags.js';
@@ -58,6 +60,7 @@ interface BuildFlags extends RegistryFlags, SignFlags, HubFlags {
   journal: boolean;
   json?: boolean;
   quiet?: boolean;
+  progress?: ProgressChoice;
   register?: boolean;
   modelRegistry?: string;
   modelName?: string;
@@ -189,7 +192,8 @@ export function register(program: Command): void {
     )
     .option('--dry-run', 'print the layer plan (files, sizes, layers, what is skipped and why) and move no bytes')
     .option('--json', 'print one JSON object with the reference, digest and layers')
-    .option('-q, --quiet', 'no progress output')
+    .option('-q, --quiet', 'no progress output (warnings, retries and errors still print)')
+    .addOption(progressOption())
     .option('--register', 'after the push, register the image in the Kubeflow Model Registry (needs --model-registry)')
     .addOption(
       new Option('--model-registry <url>', 'Model Registry REST URL, e.g. https://<name>-rest.<apps-domain>').env(
@@ -281,6 +285,9 @@ export function register(program: Command): void {
       );
     }
     for (const w of signing?.warnings ?? []) process.stderr.write(`modelcar: warning: ${w}\n`);
+    // Tekton results are the pipeline's only way to learn the digest: an unwritable directory fails now, not after
+    // the push.
+    if (flags.resultDir && !flags.dryRun) await ensureWritableDir(flags.resultDir, '--result-dir');
     // --no-journal: every run hashes every local file again (for read-only HOMEs or paranoid rebuilds).
     const journal = flags.journal ? new Journal() : undefined;
     const stop = interruptSignal();
@@ -302,36 +309,42 @@ export function register(program: Command): void {
             ...cacheFrom.map((location) => ({ location, role: '--cache-from image' })),
           ])
         : [];
-    const result = await build({
-      signal: stop,
-      ...(journal ? { journal } : {}),
-      source,
-      ignoreDirs,
-      destination,
-      base,
-      platform: parsePlatform(flags.platform),
-      include: flags.include,
-      exclude: flags.exclude,
-      keepDuplicateWeights: flags.keepDuplicateWeights === true,
-      plan: {
-        maxLayers: flags.maxLayers,
-        ...(flags.maxLayerSize !== undefined
-          ? { maxLayerBytes: flags.maxLayerSize, maxLayerBytesReason: 'set by --max-layer-size' }
-          : {}),
-      },
-      registry: registryOptions(flags),
-      concurrency: flags.concurrency,
-      dryRun: flags.dryRun === true,
-      cacheFrom,
-      ...(flags.sourceDateEpoch !== undefined
-        ? { sourceDateEpoch: flags.sourceDateEpoch }
-        : envEpoch !== undefined
-          ? { sourceDateEpoch: Number(envEpoch) }
-          : {}),
-      onEvent: progressReporter(
-        progressStyle({ json: flags.json === true, quiet: flags.quiet === true || flags.dryRun === true }),
-      ),
+    const progress = new ProgressRenderer({
+      mode: progressMode(flags.progress, { quiet: flags.quiet === true || flags.dryRun === true }),
     });
+    let result: BuildResult;
+    try {
+      result = await build({
+        signal: stop,
+        ...(journal ? { journal } : {}),
+        source,
+        ignoreDirs,
+        destination,
+        base,
+        platform: parsePlatform(flags.platform),
+        include: flags.include,
+        exclude: flags.exclude,
+        keepDuplicateWeights: flags.keepDuplicateWeights === true,
+        plan: {
+          maxLayers: flags.maxLayers,
+          ...(flags.maxLayerSize !== undefined
+            ? { maxLayerBytes: flags.maxLayerSize, maxLayerBytesReason: 'set by --max-layer-size' }
+            : {}),
+        },
+        registry: registryOptions(flags),
+        concurrency: flags.concurrency,
+        dryRun: flags.dryRun === true,
+        cacheFrom,
+        ...(flags.sourceDateEpoch !== undefined
+          ? { sourceDateEpoch: flags.sourceDateEpoch }
+          : envEpoch !== undefined
+            ? { sourceDateEpoch: Number(envEpoch) }
+            : {}),
+        onEvent: buildProgress(progress),
+      });
+    } finally {
+      progress.close();
+    }
     const signed = signing
       ? await signBuild(result, {
           signer: signing.signer,
@@ -425,7 +438,7 @@ async function registerImage(result: BuildResult, flags: BuildFlags, signed?: Si
 
 /** Tekton results: small files the pipeline passes on (image, digest, version id). */
 async function writeResults(dir: string, result: BuildResult, registered?: RegisterResult): Promise<void> {
-  await mkdir(dir, { recursive: true });
+  await makeDirs(dir);
   const url =
     result.destination.transport === 'registry'
       ? formatRef({ ...result.destination.ref, digest: undefined })

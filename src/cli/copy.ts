@@ -11,12 +11,22 @@ import {
   tagOf,
   withTag,
 } from '../oci/reference.js';
+import type { Descriptor } from '../oci/spec.js';
 import { formatBytes } from '../plan/plan.js';
+import { closeAll } from '../run/close.js';
+import { type ProgressChoice, ProgressRenderer, progressMode, progressOption } from './progress.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
 
 interface CopyFlags extends RegistryFlags {
   concurrency: string;
   json?: boolean;
+  quiet?: boolean;
+  progress?: ProgressChoice;
+}
+
+function blobLabel(desc: Descriptor): string {
+  const kind = /config/.test(desc.mediaType) ? 'config' : /layer/.test(desc.mediaType) ? 'layer' : 'blob';
+  return `${kind} ${desc.digest.slice(0, 19)} (${formatBytes(desc.size)})`;
 }
 
 /** The destination tag: the one given, else the source's tag; a destination digest must be the source's. */
@@ -42,7 +52,9 @@ export function register(program: Command): void {
         'manifest is written last. For disconnected clusters and pre-built catalog ModelCars.',
     )
     .option('--concurrency <n>', 'blobs moved at once', '3')
-    .option('--json', 'print one JSON object');
+    .option('--json', 'print one JSON object')
+    .option('-q, --quiet', 'no progress output (warnings, retries and errors still print)')
+    .addOption(progressOption());
   addRegistryOptions(cmd);
   cmd.action(async (srcArg: string, dstArg: string, flags: CopyFlags) => {
     const src = parseImageLocation(srcArg);
@@ -51,12 +63,22 @@ export function register(program: Command): void {
     const opts = registryOptions(flags);
     const from = await openRepository(src, opts);
     const to = await openRepository(dst, opts);
+    const progress = new ProgressRenderer({ mode: progressMode(flags.progress, { quiet: flags.quiet === true }) });
+    const started = new Set<string>();
     try {
       await to.checkWritable();
       const result = await copyImage(from, manifestReference(src), to, {
         ...(tag ? { tag } : {}),
         concurrency: Math.max(1, Number(flags.concurrency) || 3),
+        onBlobStart: (desc) => {
+          if (started.has(desc.digest)) progress.restart(desc.digest);
+          else progress.start(desc.digest, blobLabel(desc), desc.size);
+          started.add(desc.digest);
+        },
+        onBlobBytes: (desc, n) => progress.advance(desc.digest, n),
+        onBlob: (b, desc) => progress.finish(b.digest, `${blobLabel(desc)} ${b.outcome}`),
       });
+      progress.close();
       if (digest && digest !== result.digest) {
         throw new ModelcarError(
           'integrity',
@@ -74,7 +96,8 @@ export function register(program: Command): void {
       );
       process.stdout.write(`${formatWritten(tag ? withTag(dst, tag) : dst, result.digest)}\n`);
     } finally {
-      await Promise.all([from.close?.(), to.close?.()]);
+      progress.close();
+      await closeAll([from, to]);
     }
   });
 }

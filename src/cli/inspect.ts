@@ -4,11 +4,15 @@ import { openRepository } from '../oci/open.js';
 import { manifestReference, parseImageLocation } from '../oci/reference.js';
 import { parsePlatform } from '../oci/spec.js';
 import { formatBytes } from '../plan/plan.js';
+import { closeAll } from '../run/close.js';
+import { type ProgressChoice, ProgressRenderer, progressMode, progressOption } from './progress.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
 
 interface InspectFlags extends RegistryFlags {
   platform?: string;
   json?: boolean;
+  quiet?: boolean;
+  progress?: ProgressChoice;
 }
 
 export function register(program: Command): void {
@@ -21,17 +25,31 @@ export function register(program: Command): void {
         'annotations, or read from the layers), base image, annotations, total size and the layer plan.',
     )
     .option('--platform <os/arch>', 'which image of a multi-platform index (default: its only one, else linux/amd64)')
-    .option('--json', 'print one JSON object');
+    .option('--json', 'print one JSON object')
+    .option('-q, --quiet', 'no progress output (warnings, retries and errors still print)')
+    .addOption(progressOption());
   addRegistryOptions(cmd);
   cmd.action(async (refArg: string, flags: InspectFlags) => {
     const location = parseImageLocation(refArg);
     const repo = await openRepository(location, registryOptions(flags));
+    const progress = new ProgressRenderer({ mode: progressMode(flags.progress, { quiet: flags.quiet === true }) });
     try {
       const report = await inspectImage(
         repo,
         manifestReference(location),
         flags.platform ? parsePlatform(flags.platform) : undefined,
+        {
+          onLayerStart: (i, desc) =>
+            progress.start(String(i), `reading layer ${i} ${desc.digest.slice(0, 19)}`, desc.size),
+          onBytes: (i, n) => progress.advance(String(i), n),
+          onLayerDone: (i, desc, files) =>
+            progress.finish(
+              String(i),
+              `layer ${i} ${desc.digest.slice(0, 19)}: ${files} model file${files === 1 ? '' : 's'}`,
+            ),
+        },
       );
+      progress.close();
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ reference: refArg, ...report }, null, 2)}\n`);
         return;
@@ -65,7 +83,8 @@ export function register(program: Command): void {
       }
       process.stdout.write(`${out.join('\n')}\n`);
     } finally {
-      await repo.close?.();
+      progress.close();
+      await closeAll([repo]);
     }
   });
 }

@@ -58,12 +58,22 @@ function reportError(e: unknown): void {
   process.stderr.write('  hint: this is a bug in modelcar; rerun with MODELCAR_DEBUG=1 and report the output.\n');
 }
 
+let settled = false;
 main(process.argv).then(
   (code) => {
+    settled = true;
     process.exitCode = code;
   },
   (e) => {
+    settled = true;
     reportError(e);
     process.exitCode = 1;
   },
 );
+// Node exits 0 when nothing is left to wait for, even with the command's promise still pending (a stream nobody will
+// ever end): that must never pass for success.
+process.once('beforeExit', () => {
+  if (settled) return;
+  reportError(new Error('the command stopped with work still pending and nothing left to wait for'));
+  process.exitCode = 1;
+});

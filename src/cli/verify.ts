@@ -3,6 +3,7 @@ import { openRepository } from '../oci/open.js';
 import { manifestReference, parseImageLocation } from '../oci/reference.js';
 import { parsePlatform } from '../oci/spec.js';
 import { formatBytes } from '../plan/plan.js';
+import { closeAll } from '../run/close.js';
 import { HF_TOKEN_FILE_HELP, openSource } from '../source/open.js';
 import { policyFromFlags } from '../trust/policy.js';
 import { TrustStore } from '../trust/store.js';
@@ -10,6 +11,7 @@ import { verifySignedImage } from '../trust/verify-trust.js';
 import { type VerifyOptions, type VerifyReport, verifyImage } from '../verify/verify.js';
 import { collect } from './arguments.js';
 import { addHubOptions, type HubFlags, hubOptions } from './hub-flags.js';
+import { type ProgressChoice, ProgressRenderer, progressMode, progressOption } from './progress.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
 import { addVerifyTrustOptions, trustLines, type VerifyTrustFlags, verifyDirectory } from './verify-signed.js';
 
@@ -21,6 +23,8 @@ interface VerifyFlags extends RegistryFlags, VerifyTrustFlags, HubFlags {
   hfTokenFile?: string;
   platform?: string;
   json?: boolean;
+  quiet?: boolean;
+  progress?: ProgressChoice;
 }
 
 export function register(program: Command): void {
@@ -45,7 +49,9 @@ export function register(program: Command): void {
     .option('--keep-duplicate-weights', 'as given to build')
     .option('--hf-token-file <file>', HF_TOKEN_FILE_HELP)
     .option('--platform <os/arch>', 'which image of a multi-platform index')
-    .option('--json', 'print one JSON object');
+    .option('--json', 'print one JSON object')
+    .option('-q, --quiet', 'no progress output (warnings, retries and errors still print)')
+    .addOption(progressOption());
   addVerifyTrustOptions(cmd);
   addRegistryOptions(cmd);
   addHubOptions(cmd);
@@ -71,7 +77,7 @@ export function register(program: Command): void {
           ...hubOptions(flags),
         })
       : undefined;
-    const progress = !flags.json && process.stderr.isTTY;
+    const progress = new ProgressRenderer({ mode: progressMode(flags.progress, { quiet: flags.quiet === true }) });
     try {
       const options: VerifyOptions = {
         ...(flags.platform ? { platform: parsePlatform(flags.platform) } : {}),
@@ -85,9 +91,11 @@ export function register(program: Command): void {
               },
             }
           : {}),
-        onLayer: (l) => {
-          if (progress) process.stderr.write(`layer ${l.index} ${l.digest} ${l.ok ? 'ok' : 'MISMATCH'}\n`);
-        },
+        onLayerStart: (index, desc) =>
+          progress.start(String(index), `layer ${index} ${desc.digest.slice(0, 19)}`, desc.size),
+        onBytes: (index, n) => progress.advance(String(index), n),
+        onLayer: (l) =>
+          progress.finish(String(l.index), `layer ${l.index} ${l.digest.slice(0, 19)} ${l.ok ? 'ok' : 'MISMATCH'}`),
       };
       let report: VerifyReport;
       let trust: Awaited<ReturnType<typeof verifySignedImage>>['trust'] | undefined;
@@ -100,6 +108,7 @@ export function register(program: Command): void {
       } else {
         report = await verifyImage(repo, manifestReference(location), options);
       }
+      progress.close();
       const ok = report.ok && (trust?.ok ?? true);
       if (flags.json) {
         process.stdout.write(
@@ -124,7 +133,8 @@ export function register(program: Command): void {
       }
       if (!ok) process.exitCode = 1;
     } finally {
-      await Promise.all([repo.close?.(), source?.close?.()]);
+      progress.close();
+      await closeAll([repo, source]);
     }
   });
 }

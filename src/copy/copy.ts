@@ -32,7 +32,10 @@ export interface CopyOptions {
   readonly tag?: string;
   /** Blobs moved at once. @default 3 */
   readonly concurrency?: number;
-  readonly onBlob?: (blob: CopiedBlob) => void;
+  /** A blob's bytes start to stream (again, after a restart). */
+  readonly onBlobStart?: (desc: Descriptor) => void;
+  readonly onBlobBytes?: (desc: Descriptor, bytes: number) => void;
+  readonly onBlob?: (blob: CopiedBlob, desc: Descriptor) => void;
 }
 
 export async function copyImage(
@@ -46,9 +49,12 @@ export async function copyImage(
   const blob = (desc: Descriptor): Promise<CopiedBlob> => {
     let p = done.get(desc.digest);
     if (!p) {
-      p = copyBlob(desc, src, dst).then((outcome) => {
+      p = copyBlob(desc, src, dst, {
+        onOpen: () => opts.onBlobStart?.(desc),
+        onBytes: (n) => opts.onBlobBytes?.(desc, n),
+      }).then((outcome) => {
         const b = { digest: desc.digest, size: desc.size, outcome };
-        opts.onBlob?.(b);
+        opts.onBlob?.(b, desc);
         return b;
       });
       done.set(desc.digest, p);

@@ -1,9 +1,10 @@
 /** Writes manifests to a directory or stdout. The only I/O of the generators. */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ModelcarError, messageOf } from '../errors.js';
+import { makeDirs } from '../run/dirs.js';
 import { type Manifest, toYaml } from './manifest.js';
 
 export interface OutputFile {
@@ -41,10 +42,10 @@ async function replaceFile(path: string, content: string, mode: number): Promise
 export async function writeFilesInto(dir: string, files: readonly OutputFile[], flag: string): Promise<string[]> {
   const written: string[] = [];
   try {
-    await mkdir(dir, { recursive: true });
+    await makeDirs(dir);
     for (const f of files) {
       const path = join(dir, f.path);
-      await mkdir(dirname(path), { recursive: true });
+      await makeDirs(dirname(path));
       await replaceFile(path, f.content, f.sensitive ? 0o600 : 0o644);
       written.push(path);
     }

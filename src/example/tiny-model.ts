@@ -3,8 +3,9 @@
  * valid safetensors file (a few KB of bf16 tensors). Deterministic bytes, so the example image digest is stable.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { makeDirs } from '../run/dirs.js';
 
 /** A safetensors file: 8-byte little-endian header length, JSON header, then the tensors' bytes. */
 export function safetensors(tensors: Record<string, { shape: number[]; seed: string }>): Buffer {
@@ -66,7 +67,7 @@ export function tinyModelFiles(): Record<string, string | Buffer> {
 export async function writeTinyModel(dir: string): Promise<string[]> {
   const files = tinyModelFiles();
   for (const [path, content] of Object.entries(files)) {
-    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await makeDirs(dirname(join(dir, path)));
     await writeFile(join(dir, path), content);
   }
   return Object.keys(files).sort();

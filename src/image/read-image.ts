@@ -3,9 +3,9 @@
  * model layer declares in its annotations, and the layer bytes as a stream of tar entries. Used by inspect and
  * verify; knows nothing about where the image came from.
  */
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { ModelcarError } from '../errors.js';
+import { ModelcarError, messageOf } from '../errors.js';
 import { DigestCounter } from '../oci/digest-stream.js';
 import { MediaType } from '../oci/media-types.js';
 import { type Repository, requireBlob } from '../oci/repository.js';
@@ -58,34 +58,66 @@ export interface LayerRead {
   result(): { digest: string; size: number };
 }
 
+export interface LayerReadOptions extends TarReadOptions {
+  /** Blob bytes as they arrive (before any gunzip), for progress. */
+  readonly onBytes?: (bytes: number) => void;
+}
+
+/** Stops a blob download: an undrained registry body keeps its connection, and closing the client, waiting forever. */
+function release(body: AsyncIterable<Buffer>): void {
+  (body as { destroy?: () => void }).destroy?.();
+}
+
 /**
  * Streams one layer: blob bytes are hashed as they arrive, gunzipped when needed, and walked as tar. Nothing is kept
  * in memory beyond one chunk. The blob's trailing bytes after the tar end are still hashed (drained), so `result()`
- * always covers the whole blob.
+ * always covers the whole blob. However the walk ends (done, a corrupt gzip stream, a consumer that stops early),
+ * the blob stream is released.
  */
-export async function readLayer(repo: Repository, desc: Descriptor, opts: TarReadOptions = {}): Promise<LayerRead> {
+export async function readLayer(repo: Repository, desc: Descriptor, opts: LayerReadOptions = {}): Promise<LayerRead> {
   const counter = new DigestCounter();
-  const raw = counter.pass(await requireBlob(repo, desc));
-  const drained = async function* (): AsyncGenerator<Buffer> {
-    yield* raw;
-  };
-  const stream: AsyncIterable<Buffer> = isGzipLayer(desc.mediaType)
-    ? Readable.from(drained()).pipe(createGunzip())
-    : drained();
+  const body = await requireBlob(repo, desc);
+  const raw = counter.pass(body, opts.onBytes);
+  const gzip = isGzipLayer(desc.mediaType);
+  // pipeline() destroys the source when gunzip fails (a layer labelled gzip that is not), unlike pipe().
+  const stream: AsyncIterable<Buffer> = gzip ? pipeline(Readable.from(raw), createGunzip(), () => {}) : raw;
   async function* entries(): AsyncGenerator<TarEntry> {
-    yield* readTar(stream, opts);
-    // Hash whatever follows the end-of-archive marker, so the digest is of the whole blob.
-    for await (const _ of raw) {
-      /* draining */
+    try {
+      yield* readTar(stream, opts);
+      // Hash whatever follows the end-of-archive marker, so the digest is of the whole blob.
+      for await (const _ of raw) {
+        /* draining */
+      }
+    } catch (e) {
+      if (gzip && isZlibError(e)) {
+        throw new ModelcarError(
+          'integrity',
+          `layer ${desc.digest} is labelled ${desc.mediaType} but is not gzip data (${messageOf(e)})`,
+          'the image manifest names the wrong media type for this layer; rebuild or re-push it with the right one',
+          { cause: e },
+        );
+      }
+      throw e;
+    } finally {
+      release(body);
     }
   }
   return { entries: entries(), result: () => ({ digest: counter.digest(), size: counter.bytes }) };
 }
 
+function isZlibError(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('Z_');
+}
+
 /** Model files of a layer by reading its tar: regular files under `models/`, paths relative to it. */
-export async function filesInLayer(repo: Repository, desc: Descriptor): Promise<LayerFile[]> {
+export async function filesInLayer(
+  repo: Repository,
+  desc: Descriptor,
+  onBytes?: (bytes: number) => void,
+): Promise<LayerFile[]> {
   const files: LayerFile[] = [];
-  const read = await readLayer(repo, desc);
+  const read = await readLayer(repo, desc, onBytes ? { onBytes } : {});
   for await (const e of read.entries) {
     if (e.type === 'file' && e.path.startsWith('models/')) {
       files.push({ path: e.path.slice('models/'.length), size: e.size, sha256: e.sha256 as string });

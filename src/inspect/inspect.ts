@@ -7,7 +7,7 @@ import { Annotation } from '../image/image.js';
 import { annotatedFiles, filesInLayer, isReadableLayer } from '../image/read-image.js';
 import type { Repository } from '../oci/repository.js';
 import { type ResolvedImage, resolveImage } from '../oci/resolve.js';
-import { formatPlatform, type Platform } from '../oci/spec.js';
+import { type Descriptor, formatPlatform, type Platform } from '../oci/spec.js';
 
 export interface InspectedFile {
   /** Absolute path in the image, `/models/...`. */
@@ -49,7 +49,19 @@ export interface InspectReport {
   readonly files: readonly InspectedFile[];
 }
 
-export async function inspectImage(repo: Repository, reference: string, platform?: Platform): Promise<InspectReport> {
+/** Layers inspect has to read (an image without modelcar's file lists), for progress. */
+export interface InspectWatcher {
+  readonly onLayerStart?: (index: number, desc: Descriptor) => void;
+  readonly onBytes?: (index: number, bytes: number) => void;
+  readonly onLayerDone?: (index: number, desc: Descriptor, files: number) => void;
+}
+
+export async function inspectImage(
+  repo: Repository,
+  reference: string,
+  platform?: Platform,
+  watch: InspectWatcher = {},
+): Promise<InspectReport> {
   const image = await resolveImage(repo, reference, platform ? { platform } : {});
   const { manifest } = image;
   const anyAnnotated = manifest.layers.some((l) => annotatedFiles(l) !== undefined);
@@ -58,7 +70,12 @@ export async function inspectImage(repo: Repository, reference: string, platform
   for (const [i, desc] of manifest.layers.entries()) {
     const declared = annotatedFiles(desc);
     // Without any annotation (an image built by another tool), read the layers to find the model files.
-    const read = declared ?? (!anyAnnotated && isReadableLayer(desc.mediaType) ? await filesInLayer(repo, desc) : []);
+    let read = declared ?? [];
+    if (!declared && !anyAnnotated && isReadableLayer(desc.mediaType)) {
+      watch.onLayerStart?.(i + 1, desc);
+      read = await filesInLayer(repo, desc, (n) => watch.onBytes?.(i + 1, n));
+      watch.onLayerDone?.(i + 1, desc, read.length);
+    }
     const from = declared ? 'annotation' : !anyAnnotated && isReadableLayer(desc.mediaType) ? 'layer' : 'none';
     for (const f of read) files.push({ path: `/models/${f.path}`, size: f.size, sha256: f.sha256, layer: i + 1 });
     layers.push({

@@ -10,9 +10,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { makeDirs } from '../run/dirs.js';
 
 export interface FileIdentity {
   readonly dev: number;
@@ -105,7 +106,7 @@ export class Journal {
           files: trim({ ...current.files, ...this.added.files }),
           layers: trim({ ...current.layers, ...this.added.layers }),
         };
-        await mkdir(this.dir, { recursive: true });
+        await makeDirs(this.dir);
         const tmp = `${this.path}.${randomBytes(6).toString('hex')}.tmp`;
         await writeFile(tmp, JSON.stringify(merged));
         await rename(tmp, this.path);

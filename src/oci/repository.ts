@@ -18,6 +18,8 @@ import type { Descriptor, ManifestBytes } from './spec.js';
 export interface BlobToPush {
   readonly size: number;
   readonly digest?: string;
+  /** What the blob is, for progress and retry lines (e.g. `layer 2 (model.safetensors)`); else its digest. */
+  readonly label?: string;
   /** Opens the bytes from the start. May be called again when a transfer must be restarted. */
   open(): AsyncIterable<Buffer>;
   /**

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, rename, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { open, rename, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { ModelcarError, messageOf } from '../errors.js';
+import { makeDirs } from '../run/dirs.js';
 import type { VerifiedSink } from './content-check.js';
 
 /**
@@ -44,7 +45,7 @@ export class HubCache {
     const temp = `${blob}.${randomBytes(6).toString('hex')}.incomplete`;
     let handle: FileHandle | undefined;
     try {
-      await mkdir(dirname(blob), { recursive: true });
+      await makeDirs(dirname(blob));
       handle = await open(temp, 'wx');
     } catch (e) {
       throw cacheError(this.repoDir, e);
@@ -82,7 +83,7 @@ export class HubCache {
   async recordRef(revision: string, commit: string): Promise<void> {
     const file = join(this.repoDir, 'refs', ...revision.split('/'));
     try {
-      await mkdir(dirname(file), { recursive: true });
+      await makeDirs(dirname(file));
       await writeFile(file, commit);
     } catch (e) {
       throw cacheError(this.repoDir, e);
@@ -91,7 +92,7 @@ export class HubCache {
 
   private async link(commit: string, path: string, etag: string): Promise<void> {
     const at = this.snapshotPath(commit, path);
-    await mkdir(dirname(at), { recursive: true });
+    await makeDirs(dirname(at));
     const temp = `${at}.${randomBytes(6).toString('hex')}.link`;
     await symlink(relative(dirname(at), this.blobPath(etag)), temp);
     await rename(temp, at);

@@ -71,6 +71,9 @@ export interface VerifyOptions {
     readonly exclude?: readonly string[];
     readonly keepDuplicateWeights?: boolean;
   };
+  /** A layer starts to stream, and its blob bytes as they arrive (for progress). */
+  readonly onLayerStart?: (index: number, desc: Descriptor) => void;
+  readonly onBytes?: (index: number, bytes: number) => void;
   readonly onLayer?: (layer: VerifiedLayer) => void;
   /** Each model file as its bytes were read from its layer (what signed statements are compared with). */
   readonly onFile?: (file: { readonly path: string; readonly size: number; readonly sha256: string }) => void;
@@ -98,7 +101,8 @@ export async function verifyImage(
   const layers: VerifiedLayer[] = [];
   const anyAnnotated = image.manifest.layers.some((l) => annotatedFiles(l) !== undefined);
   for (const [i, desc] of image.manifest.layers.entries()) {
-    const layer = await verifyLayer(repo, desc, i + 1, anyAnnotated, add, files);
+    opts.onLayerStart?.(i + 1, desc);
+    const layer = await verifyLayer(repo, desc, i + 1, anyAnnotated, add, files, (n) => opts.onBytes?.(i + 1, n));
     layers.push(layer);
     opts.onLayer?.(layer);
   }
@@ -126,6 +130,7 @@ async function verifyLayer(
   anyAnnotated: boolean,
   add: (d: Difference) => void,
   files: Map<string, ImageFile>,
+  onBytes: (bytes: number) => void,
 ): Promise<VerifiedLayer> {
   const declared = annotatedFiles(desc);
   const where = `layer ${index} (${desc.digest})`;
@@ -141,7 +146,7 @@ async function verifyLayer(
     add(d);
   };
   try {
-    const read = await readLayer(repo, desc);
+    const read = await readLayer(repo, desc, { onBytes });
     for await (const e of read.entries) {
       if (!walk || e.type !== 'file' || !e.path.startsWith('models/')) continue;
       const path = e.path.slice('models/'.length);

@@ -83,7 +83,7 @@ describe('journal', () => {
       child.stderr.on('data', (d: Buffer) => {
         stderr += d.toString();
         // Layers go one at a time: config.json's, then shard-00's. Once shard-00 is committed, kill.
-        if (/^layer 2 sha256:\S+ uploaded$/m.test(stderr) && child.exitCode === null) child.kill('SIGKILL');
+        if (/^layer 2\/\d+ \(.*\) sha256:\S+ uploaded$/m.test(stderr) && child.exitCode === null) child.kill('SIGKILL');
       });
       child.once('close', () => resolve());
     });

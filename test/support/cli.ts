@@ -3,7 +3,7 @@
  * environment: no credentials or SOURCE_DATE_EPOCH leak in from the machine running the tests.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,10 @@ export interface CliResult {
   readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
+  /** Each stderr line with the milliseconds since the start at which it arrived: proves output came during a run. */
+  readonly stderrLines: readonly { readonly at: number; readonly line: string }[];
+  /** The signal that ended the process, if one did. */
+  readonly signal: NodeJS.Signals | null;
 }
 
 export interface CliOptions {
@@ -32,6 +36,8 @@ export interface CliOptions {
   /** Run as an unprivileged user (nobody) even when the tests run as root, as CI does. */
   readonly unprivileged?: boolean;
   readonly timeoutMs?: number;
+  /** Called with each complete stderr line as it arrives (e.g. to signal the process at a chosen point). */
+  readonly onStderrLine?: (line: string, child: ChildProcess) => void;
 }
 
 const NOBODY = 65534;
@@ -86,16 +92,28 @@ export function run(command: readonly string[], opts: CliOptions = {}): Promise<
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: opts.timeoutMs ?? 120_000,
     });
+    const started = Date.now();
     let stdout = '';
     let stderr = '';
+    let partial = '';
+    const stderrLines: { at: number; line: string }[] = [];
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
     });
     child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
+      const text = d.toString();
+      stderr += text;
+      const lines = (partial + text).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        stderrLines.push({ at: Date.now() - started, line });
+        opts.onStderrLine?.(line, child);
+      }
     });
     child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    child.once('close', (code, signal) =>
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr, stderrLines, signal }),
+    );
   });
 }
 

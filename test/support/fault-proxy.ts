@@ -2,7 +2,8 @@
  * A fault-injecting reverse proxy on loopback between the client and the registry. It forwards every request on its
  * own upstream connection and counts body bytes per direction and per request, and on demand: cuts the connection
  * after N body bytes (both sockets destroyed, as a dropped link does), stalls (stops forwarding, holds the socket),
- * or answers itself (503, 429 with Retry-After, 401 with the registry's challenge) without forwarding anything.
+ * forwards the body at a capped rate (throttle), or answers itself (503, 429 with Retry-After, 401 with the
+ * registry's challenge) without forwarding anything.
  * The Host header is passed through, so the registry's Location URLs point back at the proxy.
  */
 import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
@@ -16,6 +17,8 @@ export interface ProxiedRequest {
 export type Fault =
   | { readonly kind: 'cut'; readonly afterBytes: number }
   | { readonly kind: 'stall'; readonly afterBytes: number }
+  /** Forwards the request body at this rate, as a slow uplink does. */
+  | { readonly kind: 'throttle'; readonly bytesPerSecond: number }
   | {
       readonly kind: 'respond';
       readonly status: number;
@@ -121,6 +124,12 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
         return;
       }
       record.sent += d.length;
+      if (fault?.kind === 'throttle') {
+        upstream.write(d);
+        req.pause();
+        setTimeout(() => req.resume(), (d.length * 1000) / fault.bytesPerSecond);
+        return;
+      }
       if (!upstream.write(d)) {
         req.pause();
         upstream.once('drain', () => req.resume());

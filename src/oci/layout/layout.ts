@@ -7,11 +7,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { access, type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, type FileHandle, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { diskFullError } from '../../disk-full.js';
 import { ModelcarError, messageOf } from '../../errors.js';
+import { makeDirs } from '../../run/dirs.js';
 import { checkBlob, DigestCounter } from '../digest-stream.js';
 import { MediaType } from '../media-types.js';
 import type { BlobToPush, PushedBlob, Repository } from '../repository.js';
@@ -102,7 +103,7 @@ export class LayoutRepository implements Repository {
           );
         }
       }
-      await mkdir(join(this.root, 'blobs', 'sha256'), { recursive: true });
+      await makeDirs(join(this.root, 'blobs', 'sha256'));
       const probe = join(this.root, 'blobs', 'sha256', `.probe-${randomBytes(6).toString('hex')}`);
       await writeFile(probe, '');
       await rm(probe);

@@ -236,7 +236,7 @@ export class RegistryRepository implements Repository {
     if (blob.digest && (await this.hasBlob({ mediaType: '', digest: blob.digest, size: blob.size }))) {
       return { digest: blob.digest, size: blob.size, uploaded: false };
     }
-    const retrier = new Retrier(`${this.label}: upload of ${blob.digest ?? 'a blob'}`, this.client.retry);
+    const retrier = new Retrier(`${this.label}: upload of ${blob.label ?? blob.digest ?? 'a blob'}`, this.client.retry);
     const checkpoints = new Checkpoints();
     let session: Session | undefined;
     let authFailures = 0;
