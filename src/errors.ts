@@ -21,16 +21,43 @@ export type ErrorKind =
   | 'interrupted' // the user stopped the run (Ctrl-C, SIGTERM)
   | 'internal';
 
+/**
+ * The process exit status of each outcome, documented in `build --help` and docs/runs.md. A pipeline can tell "retry
+ * only the registration" (3) from "the build failed" (1) and from "stopped by a signal, nothing tagged" (130/143).
+ */
+export const ExitCode = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  /** The image was pushed and tagged (digest printed, result files written) but registering it failed. */
+  pushedNotRegistered: 3,
+  /** Stopped by SIGINT (Ctrl-C): no new tag. */
+  interrupted: 130,
+  /** Stopped by SIGTERM (Tekton's timeout, `kill`): no new tag. */
+  terminated: 143,
+} as const;
+
 export class ModelcarError extends Error {
   override readonly name = 'ModelcarError';
+  /** The exit status when this error ends the command; undefined: decided by the kind (usage 2, else 1). */
+  readonly exitCode: number | undefined;
   constructor(
     readonly kind: ErrorKind,
     message: string,
     readonly hint?: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; exitCode?: number },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.exitCode = options?.exitCode;
   }
+}
+
+/** The exit status for an error that ended a command. */
+export function exitCodeOf(e: unknown): number {
+  if (!isModelcarError(e)) return ExitCode.failed;
+  if (e.exitCode !== undefined) return e.exitCode;
+  if (e.kind === 'interrupted') return ExitCode.interrupted;
+  return e.kind === 'usage' ? ExitCode.usage : ExitCode.failed;
 }
 
 export function isModelcarError(e: unknown): e is ModelcarError {

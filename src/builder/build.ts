@@ -180,11 +180,13 @@ function destinationLimits(destination: ImageLocation): Partial<PlanOptions> {
 async function* abortable(bytes: AsyncIterable<Buffer>, signal: AbortSignal): AsyncGenerator<Buffer> {
   for await (const chunk of bytes) {
     if (signal.aborted) {
-      throw new ModelcarError(
-        'interrupted',
-        'stopped before the image was complete; no tag was written',
-        'run the same command again: layers already committed are not sent twice',
-      );
+      throw signal.reason instanceof ModelcarError
+        ? signal.reason
+        : new ModelcarError(
+            'interrupted',
+            'stopped before the image was complete; no tag was written',
+            'run the same command again: layers already committed are not sent twice',
+          );
     }
     yield chunk;
   }

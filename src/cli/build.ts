@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { type BaseChoice, type BuildResult, build } from '../builder/build.js';
 import { layoutsInside } from '../builder/own-output.js';
-import { ModelcarError } from '../errors.js';
+import { ExitCode, isModelcarError, ModelcarError, messageOf } from '../errors.js';
 import { DEFAULT_BASE } from '../image/base.js';
 import { Journal } from '../journal/journal.js';
 import {
@@ -17,8 +17,14 @@ import {
 import { parsePlatform } from '../oci/spec.js';
 import { DEFAULT_PLAN_OPTIONS, formatBytes } from '../plan/plan.js';
 import type { RegisterResult } from '../registry-model/register.js';
-import { registerBuild } from '../registry-model/register-build.js';
+import {
+  checkRegistration,
+  defaultModelName,
+  type RegisterBuildOptions,
+  registerBuild,
+} from '../registry-model/register-build.js';
 import { ensureWritableDir, makeDirs } from '../run/dirs.js';
+import { stopOnSignals } from '../run/interrupt.js';
 import { LocalSource } from '../source/local.js';
 import {
   CACHE_HELP,
@@ -246,7 +252,13 @@ export function register(program: Command): void {
       ...SIGN_ENV_HELP,
       '  MODELCAR_DEBUG=1           print the underlying cause of an error',
       '',
-      'Exit status: 0 done, 1 failed (a failed build writes no tag), 2 bad command line, 130 interrupted (no tag).',
+      'Checked before the first model byte: the destination accepts a push, the base resolves, every file fits the',
+      "registry's layer limit, --result-dir is writable, and with --register the Model Registry accepts the token for",
+      'reading and creating (proven without writing anything).',
+      '',
+      'Exit status: 0 done; 1 failed (no tag written); 2 bad command line; 3 pushed and tagged but --register failed',
+      '(the digest is on stdout and in --result-dir: retry only `modelcar register`); 130 SIGINT, 143 SIGTERM',
+      '(no new tag).',
       'More: docs/image-format.md, docs/registry.md, docs/huggingface.md, docs/troubleshooting.md.',
     ].join('\n'),
   );
@@ -290,7 +302,9 @@ export function register(program: Command): void {
     if (flags.resultDir && !flags.dryRun) await ensureWritableDir(flags.resultDir, '--result-dir');
     // --no-journal: every run hashes every local file again (for read-only HOMEs or paranoid rebuilds).
     const journal = flags.journal ? new Journal() : undefined;
-    const stop = interruptSignal();
+    const stop = stopOnSignals((name) =>
+      process.stderr.write(`modelcar: ${name}: stopping; cancelling open uploads (again to exit at once)\n`),
+    );
     const source = openSource(sourceArg, {
       followExternalSymlinks: flags.followExternalSymlinks === true,
       ...(journal ? { journal } : {}),
@@ -299,6 +313,11 @@ export function register(program: Command): void {
       ...(flags.hfConnections ? { connections: flags.hfConnections } : {}),
       ...hubOptions(flags),
     });
+    if (flags.register && !flags.dryRun) {
+      // Before the first model byte: a registry that refuses the token costs seconds, not a pushed, unregistered image.
+      const name = flags.modelName ?? defaultModelName((await source.identity()).uri);
+      await checkRegistration(registrationOptions(flags), name);
+    }
     const base = baseChoice(flags);
     const cacheFrom = flags.cacheFrom.map((c) => parseImageLocation(c));
     const ignoreDirs =
@@ -376,7 +395,17 @@ export function register(program: Command): void {
         process.stderr.write(`  ${line}\n`);
       }
     }
-    const registered = flags.register && !flags.dryRun ? await registerImage(result, flags, signed) : undefined;
+    // From here the image is pushed and tagged: whatever fails next, the pipeline still learns the digest (stdout and
+    // every result file) and a failed registration has its own exit status, so only that step is retried.
+    let registered: RegisterResult | undefined;
+    let unregistered: ModelcarError | undefined;
+    if (flags.register && !flags.dryRun) {
+      try {
+        registered = await registerImage(result, flags, signed);
+      } catch (e) {
+        unregistered = registrationFailed(result, flags, e);
+      }
+    }
     if (flags.resultDir && !flags.dryRun) await writeResults(flags.resultDir, result, registered);
     const seconds = (Date.now() - started) / 1000;
     if (flags.json) {
@@ -385,6 +414,7 @@ export function register(program: Command): void {
         ...summary(result, seconds),
         ...(registered ? { registered } : {}),
         ...(signed ? { signed: signedJson(signed) } : {}),
+        ...(unregistered ? { registered: null, registrationError: unregistered.message } : {}),
       };
       process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
     } else if (flags.dryRun) {
@@ -392,11 +422,35 @@ export function register(program: Command): void {
     } else {
       process.stdout.write(`${formatWritten(result.destination, result.digest as string)}\n`);
     }
+    if (unregistered) throw unregistered;
   });
 }
 
 function epochOf(flag: number | undefined, env: string | undefined): number | undefined {
   return flag ?? (env !== undefined ? Number(env) : undefined);
+}
+
+function registrationOptions(flags: BuildFlags): RegisterBuildOptions {
+  return {
+    modelRegistry: flags.modelRegistry as string,
+    ...(flags.modelName ? { name: flags.modelName } : {}),
+    ...(flags.modelVersion ? { version: flags.modelVersion } : {}),
+    ...(flags.modelRegistryTokenFile ? { tokenFile: flags.modelRegistryTokenFile } : {}),
+    ...(flags.caFile ? { caFile: flags.caFile } : {}),
+  };
+}
+
+/** Exit 3: the image is there, only the registration is to be done again. */
+function registrationFailed(result: BuildResult, flags: BuildFlags, e: unknown): ModelcarError {
+  const reference = result.reference as string;
+  const why = isModelcarError(e) ? e.message : messageOf(e);
+  const retry = `modelcar register --image ${reference} --model-registry ${flags.modelRegistry}${flags.modelName ? ` --model-name ${flags.modelName}` : ''}${flags.modelVersion ? ` --model-version ${flags.modelVersion}` : ''}`;
+  return new ModelcarError(
+    isModelcarError(e) ? e.kind : 'model-registry',
+    `pushed ${reference}, but registering it failed: ${why}`,
+    `${isModelcarError(e) && e.hint ? `${e.hint}; then ` : ''}register the pushed image alone: ${retry}`,
+    { cause: e, exitCode: ExitCode.pushedNotRegistered },
+  );
 }
 
 async function registerImage(result: BuildResult, flags: BuildFlags, signed?: SignResult): Promise<RegisterResult> {
@@ -420,13 +474,7 @@ async function registerImage(result: BuildResult, flags: BuildFlags, signed?: Si
           }
         : {}),
     },
-    {
-      modelRegistry: flags.modelRegistry as string,
-      ...(flags.modelName ? { name: flags.modelName } : {}),
-      ...(flags.modelVersion ? { version: flags.modelVersion } : {}),
-      ...(flags.modelRegistryTokenFile ? { tokenFile: flags.modelRegistryTokenFile } : {}),
-      ...(flags.caFile ? { caFile: flags.caFile } : {}),
-    },
+    registrationOptions(flags),
   );
   if (!flags.quiet) {
     process.stderr.write(
@@ -446,20 +494,4 @@ async function writeResults(dir: string, result: BuildResult, registered?: Regis
   await writeFile(join(dir, 'IMAGE_URL'), url);
   await writeFile(join(dir, 'IMAGE_DIGEST'), result.digest ?? '');
   await writeFile(join(dir, 'MODEL_VERSION_ID'), registered?.modelVersionId ?? '');
-}
-
-/**
- * The first Ctrl-C (or SIGTERM, as Tekton sends on timeout) stops the build cleanly: open upload sessions are
- * cancelled and no tag is written. A second one exits at once.
- */
-function interruptSignal(): AbortSignal {
-  const controller = new AbortController();
-  const onSignal = (name: string) => {
-    if (controller.signal.aborted) process.exit(130);
-    process.stderr.write(`modelcar: ${name}: stopping; cancelling open uploads (again to exit at once)\n`);
-    controller.abort();
-  };
-  process.on('SIGINT', () => onSignal('interrupted'));
-  process.on('SIGTERM', () => onSignal('terminated'));
-  return controller.signal;
 }

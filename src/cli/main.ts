@@ -1,11 +1,11 @@
 import { Command, CommanderError, Help, type Option } from 'commander';
-import { isModelcarError, messageOf } from '../errors.js';
+import { exitCodeOf, isModelcarError, messageOf } from '../errors.js';
 import { closeDispatchers } from '../http/dispatchers.js';
 import { redact } from '../http/redact.js';
 import { VERSION } from '../version.js';
 import { registerCommands } from './commands.js';
 
-/** Exit codes: 0 success, 1 the work failed, 2 the command line was wrong, 130 interrupted. */
+/** Exit codes: see ExitCode in errors.ts (0 done, 1 failed, 2 usage, 3 pushed but not registered, 130/143 signal). */
 async function main(argv: string[]): Promise<number> {
   // `modelcar build --help | head`: a closed pipe is the reader's choice, not an error.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -37,8 +37,7 @@ async function main(argv: string[]): Promise<number> {
       return e.exitCode === 0 ? 0 : 2;
     }
     reportError(e);
-    if (isModelcarError(e) && e.kind === 'interrupted') return 130;
-    return isModelcarError(e) && e.kind === 'usage' ? 2 : 1;
+    return exitCodeOf(e);
   } finally {
     await closeDispatchers();
   }

@@ -5,6 +5,7 @@
  * https:// with CONNECT and sends http:// requests to the proxy in absolute form (as curl does: corporate proxies
  * often allow CONNECT to port 443 only). Timeouts per request are set by the caller (src/http/client.ts).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher, ProxyAgent } from 'undici';
 import type { Route } from './proxy.js';
 import { type TlsSettings, tlsSettings } from './trust.js';
@@ -43,9 +44,26 @@ export function dispatcherFor(route: Route, tls: TlsSettings): Dispatcher {
   return d;
 }
 
-/** Closes every shared dispatcher (end of a CLI run; tests that want no open sockets). */
+/** How long closing lets requests still in flight finish before their connections are cut. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * Closes every shared dispatcher (end of a CLI run; tests that want no open sockets). Bounded: undici's close()
+ * waits for every response body to be read, and one nobody will read (a failed command's) would hold the run open
+ * forever; after a grace period those connections are destroyed.
+ */
 export async function closeDispatchers(): Promise<void> {
   const all = [...cache.values()];
   cache.clear();
-  await Promise.all(all.map((d) => d.close().catch(() => {})));
+  await Promise.all(
+    all.map(async (d) => {
+      const closed = d.close().then(
+        () => true,
+        () => true,
+      );
+      if (!(await Promise.race([closed, sleep(CLOSE_GRACE_MS, false, { ref: false })]))) {
+        await d.destroy().catch(() => {});
+      }
+    }),
+  );
 }

@@ -93,6 +93,37 @@ export class ModelRegistryClient {
     // The dispatchers are shared by the process (src/http/dispatchers.ts).
   }
 
+  /**
+   * Proves, without writing anything, that this token may create objects, so `build --register` can fail before the
+   * push instead of after it. The auth proxy in front of the registry (kube-rbac-proxy on OpenShift AI) authorizes a
+   * POST as the Kubernetes verb "create" before the server sees it; a body the server must refuse (a field its
+   * strict decoder does not know, and no name) then comes back 400 without touching the database. Refused by the
+   * proxy: the token cannot write.
+   */
+  async checkCanWrite(): Promise<void> {
+    try {
+      await this.call<RegisteredModel>('POST', '/registered_models', { body: { modelcarWriteProbe: true } });
+    } catch (e) {
+      if (e instanceof ModelRegistryHttpError && e.apiError && (e.status === 400 || e.status === 422)) return;
+      if (e instanceof ModelRegistryHttpError && (e.status === 401 || e.status === 403)) {
+        throw new ModelcarError(
+          'model-registry',
+          `${this.displayUrl}: the token from ${this.token.describe} may not register models (${e.status} ${e.status === 401 ? 'Unauthorized' : 'Forbidden'} on create)`,
+          e.status === 401
+            ? (e.hint ?? 'get a fresh token (oc whoami -t, or oc create token SA)')
+            : `the identity behind the token needs "create" and "get" on services/<registry-name> in the registries namespace (role registry-user-<registry-name>, or group <registry-name>-users)`,
+          { cause: e },
+        );
+      }
+      throw e;
+    }
+    throw new ModelcarError(
+      'model-registry',
+      `${this.displayUrl} accepted a registered model without a name: it does not behave as the v1alpha3 API does`,
+      'check that --model-registry points at the Model Registry REST endpoint (https://<name>-rest.<domain>)',
+    );
+  }
+
   findRegisteredModel(name: string): Promise<RegisteredModel | undefined> {
     return this.call<RegisteredModel>('GET', '/registered_model', { query: { name }, notFoundIsEmpty: true });
   }

@@ -48,11 +48,8 @@ export interface RegisterBuildOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export async function registerBuild(build: BuildToRegister, options: RegisterBuildOptions): Promise<RegisterResult> {
-  const image = parsePinnedImage(build.image);
-  const tag = build.tag ?? image.tag;
-  const contentDigest = filesSha256(build.files);
-  const client = new ModelRegistryClient({
+function clientFor(options: RegisterBuildOptions): ModelRegistryClient {
+  return new ModelRegistryClient({
     url: options.modelRegistry,
     token: tokenSource({
       ...(options.tokenFile ? { tokenFile: options.tokenFile } : {}),
@@ -60,6 +57,28 @@ export async function registerBuild(build: BuildToRegister, options: RegisterBui
     }),
     ...(options.caFile ? { caFile: options.caFile } : {}),
   });
+}
+
+/**
+ * What `build --register` checks before the first model byte moves: the Model Registry answers, the token is
+ * accepted for reading (the find the registration starts with) and for creating (proven without writing anything).
+ * A registration can still fail after the push (the server goes down meanwhile), but not for a reason known now.
+ */
+export async function checkRegistration(options: RegisterBuildOptions, modelName: string): Promise<void> {
+  const client = clientFor(options);
+  try {
+    await client.findRegisteredModel(modelName);
+    await client.checkCanWrite();
+  } finally {
+    await client.close();
+  }
+}
+
+export async function registerBuild(build: BuildToRegister, options: RegisterBuildOptions): Promise<RegisterResult> {
+  const image = parsePinnedImage(build.image);
+  const tag = build.tag ?? image.tag;
+  const contentDigest = filesSha256(build.files);
+  const client = clientFor(options);
   try {
     return await registerModel(client, {
       modelName: options.name ?? defaultModelName(build.source.uri),

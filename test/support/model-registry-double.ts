@@ -278,6 +278,8 @@ const STATUS_TEXT: Record<number, string> = {
 export interface ModelRegistryDoubleOptions {
   /** Bearer token the "proxy" in front of the server accepts; unset = no auth (like a port-forward to :8080). */
   token?: string;
+  /** A second token the proxy lets read but not write (an identity with "get" but not "create" on the service). */
+  readOnlyToken?: string;
 }
 
 export class ModelRegistryDouble {
@@ -285,6 +287,8 @@ export class ModelRegistryDouble {
   url = '';
   /** Bearer token required on every request; unset = no auth. */
   token: string | undefined;
+  /** Accepted for GET only; any other method is refused 403 as kube-rbac-proxy refuses verb create/patch. */
+  readOnlyToken: string | undefined;
   /** How a missing/wrong token is refused: kube-rbac-proxy answers plain text. */
   authStyle: AuthStyle = 'text';
   /** Answer every request with this, as an auth proxy denying the identity would. */
@@ -311,6 +315,7 @@ export class ModelRegistryDouble {
   private constructor(options: ModelRegistryDoubleOptions) {
     spec(); // load and compile the schema before the first request, so a missing schema fails at start
     this.token = options.token;
+    this.readOnlyToken = options.readOnlyToken;
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((e) => {
         this.violations.push(`double crashed on ${req.method} ${req.url}: ${String(e)}`);
@@ -390,7 +395,19 @@ export class ModelRegistryDouble {
       send(this.forbid.status, type, body);
       return;
     }
-    if (this.token !== undefined && req.headers.authorization !== `Bearer ${this.token}`) {
+    // kube-rbac-proxy maps the HTTP method to a Kubernetes verb (GET get, POST create, PATCH patch) and asks a
+    // SubjectAccessReview before forwarding anything.
+    if (this.readOnlyToken !== undefined && req.headers.authorization === `Bearer ${this.readOnlyToken}`) {
+      if (record.method !== 'GET') {
+        const verb = record.method === 'POST' ? 'create' : record.method === 'PATCH' ? 'patch' : 'update';
+        send(
+          403,
+          'text/plain; charset=utf-8',
+          `Forbidden (user=system:serviceaccount:ci:reader, verb=${verb}, resource=services, subresource=)\n`,
+        );
+        return;
+      }
+    } else if (this.token !== undefined && req.headers.authorization !== `Bearer ${this.token}`) {
       const [type, body] = proxyRefusal(401, this.authStyle);
       send(401, type, body);
       return;
