@@ -29,8 +29,11 @@ export const ExitCode = {
   ok: 0,
   failed: 1,
   usage: 2,
-  /** The image was pushed and tagged (digest printed, result files written) but registering it failed. */
-  pushedNotRegistered: 3,
+  /**
+   * The image was pushed and tagged (digest printed, result files written) but a step after the push failed:
+   * signing it or registering it in the Model Registry. Retry only that step.
+   */
+  afterPush: 3,
   /** Stopped by SIGINT (Ctrl-C): no new tag. */
   interrupted: 130,
   /** Stopped by SIGTERM (Tekton's timeout, `kill`): no new tag. */

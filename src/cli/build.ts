@@ -256,9 +256,9 @@ export function register(program: Command): void {
       "registry's layer limit, --result-dir is writable, and with --register the Model Registry accepts the token for",
       'reading and creating (proven without writing anything).',
       '',
-      'Exit status: 0 done; 1 failed (no tag written); 2 bad command line; 3 pushed and tagged but --register failed',
-      '(the digest is on stdout and in --result-dir: retry only `modelcar register`); 130 SIGINT, 143 SIGTERM',
-      '(no new tag).',
+      'Exit status: 0 done; 1 failed (no tag written); 2 bad command line; 3 pushed and tagged, but signing or',
+      '--register failed after the push (the digest is on stdout and in --result-dir; the hint gives the command that',
+      'retries only that step); 130 SIGINT, 143 SIGTERM (no new tag).',
       'More: docs/image-format.md, docs/registry.md, docs/huggingface.md, docs/troubleshooting.md.',
     ].join('\n'),
   );
@@ -364,8 +364,13 @@ export function register(program: Command): void {
     } finally {
       progress.close();
     }
-    const signed = signing
-      ? await signBuild(result, {
+    // From here the image is pushed and tagged: whatever fails next (signing, registration), the pipeline still learns
+    // the digest (stdout and every result file), and exit 3 says only the step after the push is to be retried.
+    let afterPush: ModelcarError | undefined;
+    let signed: SignResult | undefined;
+    if (signing) {
+      try {
+        signed = await signBuild(result, {
           signer: signing.signer,
           externalParameters: {
             source: sourceArg,
@@ -384,8 +389,11 @@ export function register(program: Command): void {
           ...(epochOf(flags.sourceDateEpoch, envEpoch) !== undefined
             ? { fixedTime: new Date((epochOf(flags.sourceDateEpoch, envEpoch) as number) * 1000) }
             : {}),
-        })
-      : undefined;
+        });
+      } catch (e) {
+        afterPush = failedAfterPush(result, 'signing', e, `modelcar sign ${result.reference} --sign-key ...`);
+      }
+    }
     if (signed && !flags.quiet && !flags.json) {
       process.stderr.write(`signed with ${signing?.description}\n`);
       for (const line of describeSigned(
@@ -395,15 +403,13 @@ export function register(program: Command): void {
         process.stderr.write(`  ${line}\n`);
       }
     }
-    // From here the image is pushed and tagged: whatever fails next, the pipeline still learns the digest (stdout and
-    // every result file) and a failed registration has its own exit status, so only that step is retried.
     let registered: RegisterResult | undefined;
-    let unregistered: ModelcarError | undefined;
-    if (flags.register && !flags.dryRun) {
+    // An image whose signing failed is not registered: the registration would record no signature.
+    if (flags.register && !flags.dryRun && !afterPush) {
       try {
         registered = await registerImage(result, flags, signed);
       } catch (e) {
-        unregistered = registrationFailed(result, flags, e);
+        afterPush = failedAfterPush(result, 'registering', e, registerCommand(result, flags));
       }
     }
     if (flags.resultDir && !flags.dryRun) await writeResults(flags.resultDir, result, registered);
@@ -414,7 +420,7 @@ export function register(program: Command): void {
         ...summary(result, seconds),
         ...(registered ? { registered } : {}),
         ...(signed ? { signed: signedJson(signed) } : {}),
-        ...(unregistered ? { registered: null, registrationError: unregistered.message } : {}),
+        ...(afterPush ? { ...(flags.register ? { registered: null } : {}), failedAfterPush: afterPush.message } : {}),
       };
       process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
     } else if (flags.dryRun) {
@@ -422,7 +428,7 @@ export function register(program: Command): void {
     } else {
       process.stdout.write(`${formatWritten(result.destination, result.digest as string)}\n`);
     }
-    if (unregistered) throw unregistered;
+    if (afterPush) throw afterPush;
   });
 }
 
@@ -440,16 +446,18 @@ function registrationOptions(flags: BuildFlags): RegisterBuildOptions {
   };
 }
 
-/** Exit 3: the image is there, only the registration is to be done again. */
-function registrationFailed(result: BuildResult, flags: BuildFlags, e: unknown): ModelcarError {
-  const reference = result.reference as string;
+function registerCommand(result: BuildResult, flags: BuildFlags): string {
+  return `modelcar register --image ${result.reference} --model-registry ${flags.modelRegistry}${flags.modelName ? ` --model-name ${flags.modelName}` : ''}${flags.modelVersion ? ` --model-version ${flags.modelVersion}` : ''}`;
+}
+
+/** Exit 3: the image is there and tagged; only `step` (signing, registering) is to be done again, with `retry`. */
+function failedAfterPush(result: BuildResult, step: string, e: unknown, retry: string): ModelcarError {
   const why = isModelcarError(e) ? e.message : messageOf(e);
-  const retry = `modelcar register --image ${reference} --model-registry ${flags.modelRegistry}${flags.modelName ? ` --model-name ${flags.modelName}` : ''}${flags.modelVersion ? ` --model-version ${flags.modelVersion}` : ''}`;
   return new ModelcarError(
-    isModelcarError(e) ? e.kind : 'model-registry',
-    `pushed ${reference}, but registering it failed: ${why}`,
-    `${isModelcarError(e) && e.hint ? `${e.hint}; then ` : ''}register the pushed image alone: ${retry}`,
-    { cause: e, exitCode: ExitCode.pushedNotRegistered },
+    isModelcarError(e) ? e.kind : 'internal',
+    `pushed ${result.reference}, but ${step} it failed: ${why}`,
+    `${isModelcarError(e) && e.hint ? `${e.hint}; then ` : ''}retry only that step: ${retry}`,
+    { cause: e, exitCode: ExitCode.afterPush },
   );
 }
 

@@ -107,19 +107,19 @@ describe('build --register: fail before the first byte, never lose the digest', 
         if (/^layer 1\/1 .* uploaded$/.test(line)) mr.forbid = { status: 401, style: 'text' };
       },
     });
-    assert.equal(r.code, ExitCode.pushedNotRegistered, r.stderr);
+    assert.equal(r.code, ExitCode.afterPush, r.stderr);
     assertCleanFailure(
       r,
       /^modelcar: error: pushed 127\.0\.0\.1:\d+\/late\/tiny:v1@sha256:[a-f0-9]{64}, but registering it failed: .*401/,
     );
     assert.match(
       r.stderr,
-      /hint: .*register the pushed image alone: modelcar register --image 127\.0\.0\.1:\d+\/late\/tiny:v1@sha256:/,
+      /hint: .*retry only that step: modelcar register --image 127\.0\.0\.1:\d+\/late\/tiny:v1@sha256:/,
     );
-    const out = JSON.parse(r.stdout) as { digest: string; registered: null; registrationError: string };
+    const out = JSON.parse(r.stdout) as { digest: string; registered: null; failedAfterPush: string };
     assert.match(out.digest, /^sha256:[a-f0-9]{64}$/);
     assert.equal(out.registered, null);
-    assert.match(out.registrationError, /401/);
+    assert.match(out.failedAfterPush, /401/);
     assert.equal(await readFile(join(results, 'IMAGE_DIGEST'), 'utf8'), out.digest);
     assert.equal(await readFile(join(results, 'IMAGE_URL'), 'utf8'), `${relay.host}/late/tiny:v1`);
     assert.equal(await readFile(join(results, 'MODEL_VERSION_ID'), 'utf8'), '');
