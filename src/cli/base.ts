@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { ModelcarError } from '../errors.js';
-import { writeBusyboxBase } from '../image/busybox-base.js';
+import { parseBusyboxArg, writeBusyboxBase } from '../image/busybox-base.js';
 import { openRepository } from '../oci/open.js';
 import { formatWritten, parseImageLocation, tagOf } from '../oci/reference.js';
+import { collect } from './arguments.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
 
 export function register(program: Command): void {
@@ -14,12 +15,22 @@ export function register(program: Command): void {
         "builds where ubi-micro cannot be pulled. It has the shell and tools KServe's sidecar runs.",
     )
     .requiredOption(
-      '--busybox <path>',
-      'a static busybox binary (Debian: apt-get install busybox-static; /bin/busybox)',
+      '--busybox <[platform=]path>',
+      'a static busybox binary (Debian: apt-get install busybox-static; /bin/busybox), for this machine; ' +
+        'or PLATFORM=PATH for another CPU, e.g. linux/arm64=./arm64/bin/busybox (repeatable: several make a multi-platform index)',
+      collect,
+      [],
     )
     .requiredOption('--to <dest>', 'where the base goes, with a tag: oci:DIR:TAG or HOST/REPO:TAG');
   addRegistryOptions(cmd);
-  cmd.action(async (flags: RegistryFlags & { busybox: string; to: string }) => {
+  cmd.action(async (flags: RegistryFlags & { busybox: string[]; to: string }) => {
+    if (flags.busybox.length === 0) {
+      throw new ModelcarError(
+        'usage',
+        'no --busybox given',
+        'pass --busybox /bin/busybox (apt-get install busybox-static), repeatable as --busybox linux/arm64=PATH',
+      );
+    }
     const location = parseImageLocation(flags.to);
     const tag = tagOf(location);
     if (!tag)
@@ -30,7 +41,7 @@ export function register(program: Command): void {
       );
     const target = await openRepository(location, registryOptions(flags));
     try {
-      const digest = await writeBusyboxBase(flags.busybox, target, tag);
+      const digest = await writeBusyboxBase(flags.busybox.map(parseBusyboxArg), target, tag);
       process.stdout.write(`${formatWritten(location, digest)}\n`);
     } finally {
       await target.close?.();

@@ -3,6 +3,8 @@
  * tool is missing and we are root (as CI is), install its Debian package; otherwise fail with the command to run.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { ARM64_BUSYBOX, ARM64_BUSYBOX_DIR, FETCH_SCRIPT } from './arm64-busybox.js';
 
 const NEEDED: Record<string, string> = {
   'docker-registry': 'docker-registry',
@@ -38,6 +40,20 @@ if (missing.length > 0) {
   const still = missing.filter(([cmd]) => !has(cmd));
   if (still.length > 0) {
     console.error(`still missing after install: ${still.map(([c]) => c).join(', ')}`);
+    process.exit(1);
+  }
+}
+
+// The multi-platform tests build an arm64 base from Debian's arm64 busybox-static (a .deb unpacked, not installed).
+if (!existsSync(ARM64_BUSYBOX)) {
+  if (process.getuid?.() !== 0) {
+    console.error(`missing the arm64 busybox for the tests; as root run: bash ${FETCH_SCRIPT} ${ARM64_BUSYBOX_DIR}`);
+    process.exit(1);
+  }
+  console.error('fetching busybox-static:arm64 (apt-get download) for the tests');
+  const r = spawnSync('bash', [FETCH_SCRIPT, ARM64_BUSYBOX_DIR], { stdio: 'inherit' });
+  if (r.status !== 0 || !existsSync(ARM64_BUSYBOX)) {
+    console.error(`fetching the arm64 busybox failed; by hand: bash ${FETCH_SCRIPT} ${ARM64_BUSYBOX_DIR}`);
     process.exit(1);
   }
 }
