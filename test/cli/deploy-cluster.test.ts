@@ -171,32 +171,11 @@ describe('modelcar deploy for the cluster', () => {
   it('keeps a connection with credentials out of stdout and writes it mode 0600', async () => {
     const auth = join(work, 'auth.json');
     await writeFile(auth, JSON.stringify({ auths: { 'quay.io': { auth: Buffer.from('u:p').toString('base64') } } }));
-    const refused = await modelcar([
-      'deploy',
-      '--image',
-      IMAGE,
-      '--model-dir',
-      model,
-      '--connection',
-      'acme',
-      '--pull-secret-file',
-      auth,
-    ]);
+    const args = ['deploy', '--image', IMAGE, '--model-dir', model, '--connection', 'acme', '--pull-secret-file', auth];
+    const refused = await modelcar(args);
     assertCleanFailure(refused, /refusing to print a Secret to stdout/);
     const out = join(work, 'with-creds');
-    await modelcarOk([
-      'deploy',
-      '--image',
-      IMAGE,
-      '--model-dir',
-      model,
-      '--connection',
-      'acme',
-      '--pull-secret-file',
-      auth,
-      '-o',
-      out,
-    ]);
+    await modelcarOk([...args, '-o', out]);
     assert.equal((await stat(join(out, 'secret.yaml'))).mode & 0o777, 0o600);
     const isvc = (await readDir(out)).get('inferenceservice.yaml') as Obj;
     assert.equal(((isvc.metadata as Obj).annotations as Obj)['opendatahub.io/connections'], 'acme');
