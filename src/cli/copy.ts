@@ -15,9 +15,15 @@ import type { Descriptor } from '../oci/spec.js';
 import { formatBytes } from '../plan/plan.js';
 import { closeAll } from '../run/close.js';
 import { type ProgressChoice, ProgressRenderer, progressMode, progressOption } from './progress.js';
-import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
+import {
+  addEndOptions,
+  addRegistryOptions,
+  type EndFlags,
+  endRegistryOptions,
+  type RegistryFlags,
+} from './registry-flags.js';
 
-interface CopyFlags extends RegistryFlags {
+interface CopyFlags extends RegistryFlags, EndFlags {
   concurrency: string;
   json?: boolean;
   quiet?: boolean;
@@ -56,13 +62,27 @@ export function register(program: Command): void {
     .option('-q, --quiet', 'no progress output (warnings, retries and errors still print)')
     .addOption(progressOption());
   addRegistryOptions(cmd);
+  addEndOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    [
+      '',
+      'Each end can have its own TLS and credentials, as skopeo copy spells them (a per-end flag wins over the',
+      'shared one for its end): --src-tls-verify, --dest-tls-verify, --src-cert-dir, --dest-cert-dir,',
+      '--src-authfile, --dest-authfile, --src-creds USER, --dest-creds USER with --src-password-file /',
+      '--dest-password-file FILE or MODELCAR_SRC_PASSWORD / MODELCAR_DEST_PASSWORD. USER:PASSWORD in argv works',
+      'but is visible to every user in ps: modelcar warns.',
+      '',
+      'Example: modelcar copy quay.io/acme/m:v1 registry.corp:5000/m:v1 --dest-cert-dir ./corp-certs \\',
+      '           --dest-creds robot --dest-password-file /run/secrets/robot-password',
+    ].join('\n'),
+  );
   cmd.action(async (srcArg: string, dstArg: string, flags: CopyFlags) => {
     const src = parseImageLocation(srcArg);
     const dst = parseImageLocation(dstArg);
     const { tag, digest } = destinationTag(src, dst);
-    const opts = registryOptions(flags);
-    const from = await openRepository(src, opts);
-    const to = await openRepository(dst, opts);
+    const from = await openRepository(src, endRegistryOptions(flags, 'src'));
+    const to = await openRepository(dst, endRegistryOptions(flags, 'dest'));
     const progress = new ProgressRenderer({ mode: progressMode(flags.progress, { quiet: flags.quiet === true }) });
     const started = new Set<string>();
     try {
