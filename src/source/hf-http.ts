@@ -98,8 +98,8 @@ export class HubHttp {
       try {
         res = await send(input, init);
       } catch (e) {
-        if (!(e instanceof ModelcarError)) throw networkError(url, e);
-        if (isTransient(e) && (await retrier.again(e.message))) continue;
+        // The layer's fetch throws ModelcarErrors (the error table, body caps); anything else is an abort.
+        if (e instanceof ModelcarError && isTransient(e) && (await retrier.again(e.message))) continue;
         throw e;
       }
       if (res.ok) return res;
@@ -274,10 +274,6 @@ export class HubHttp {
 
 function isTransient(e: ModelcarError): boolean {
   return (e as { transient?: boolean }).transient === true;
-}
-
-export function networkError(url: string, e: unknown): ModelcarError {
-  return new ModelcarError('network', `cannot reach ${safeUrl(url)}: ${messageOf(e)}`, RETRY_HINT, { cause: e });
 }
 
 function header(h: Dispatcher.ResponseData['headers'], name: string): string | undefined {

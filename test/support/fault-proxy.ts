@@ -3,10 +3,15 @@
  * own upstream connection and counts body bytes per direction and per request, and on demand: cuts the connection
  * after N body bytes (both sockets destroyed, as a dropped link does), stalls (stops forwarding, holds the socket),
  * forwards the body at a capped rate (throttle), or answers itself (503, 429 with Retry-After, 401 with the
- * registry's challenge) without forwarding anything.
+ * registry's challenge) without forwarding anything, or rewrites the headers of the registry's answer (a Location
+ * sent to another host). With `tls` it speaks https in front of the plain-http registry, as a TLS-terminating
+ * front end does.
  * The Host header is passed through, so the registry's Location URLs point back at the proxy.
  */
-import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
+
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type OutgoingHttpHeaders, request, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 
 export interface ProxiedRequest {
   readonly method: string;
@@ -23,8 +28,10 @@ export type Fault =
       readonly kind: 'respond';
       readonly status: number;
       readonly headers?: Record<string, string>;
-      readonly body?: string;
-    };
+      readonly body?: string | Buffer;
+    }
+  /** Forward, then change the registry's response headers before the client sees them. */
+  | { readonly kind: 'rewrite'; readonly headers: (h: IncomingHttpHeaders) => OutgoingHttpHeaders };
 
 interface Rule {
   readonly when: (req: ProxiedRequest) => boolean;
@@ -53,7 +60,10 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy> {
+export async function startFaultProxy(
+  upstreamPort: number,
+  opts: { readonly tls?: { readonly cert: string; readonly key: string } } = {},
+): Promise<FaultProxy> {
   const rules: Rule[] = [];
   const requests: RequestRecord[] = [];
 
@@ -68,7 +78,7 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
     return undefined;
   };
 
-  const server: Server = createServer((req, res) => {
+  const handler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
     const seen: ProxiedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers };
     const record: RequestRecord = { ...seen, sent: 0, received: 0 };
     requests.push(record);
@@ -102,7 +112,7 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
     });
     upstream.on('response', (up) => {
       record.status = up.statusCode;
-      res.writeHead(up.statusCode ?? 502, up.headers);
+      res.writeHead(up.statusCode ?? 502, fault?.kind === 'rewrite' ? fault.headers(up.headers) : up.headers);
       up.on('data', (d: Buffer) => {
         record.received += d.length;
       });
@@ -138,7 +148,13 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
     req.on('end', () => {
       if (!interrupted) upstream.end();
     });
-  });
+  };
+  const server: Server = opts.tls
+    ? (createTlsServer(
+        { cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) },
+        handler,
+      ) as unknown as Server)
+    : createServer(handler);
   server.keepAliveTimeout = 1000;
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const address = server.address();

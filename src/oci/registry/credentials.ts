@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ModelcarError, messageOf } from '../../errors.js';
-import { addCredentialPair, addSecret, redact } from '../../http/redact.js';
+import { addCredentialPair, addSecret } from '../../http/redact.js';
 
 export type Credential =
   | { readonly kind: 'anonymous'; readonly source: string }
@@ -131,17 +131,29 @@ async function fromHelper(helper: string, registry: string, source: string): Pro
     const child = execFile(program, ['get'], { timeout: 30_000 }, (err, stdout, stderr) => {
       if (err) {
         const text = `${stdout}${stderr}`;
-        if (/credentials not found/i.test(text)) ok('');
-        else
-          fail(
-            new ModelcarError(
-              'registry-auth',
-              `credential helper ${program} failed for ${registry}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found on PATH' : redact(text.trim().split('\n')[0] || messageOf(err))}`,
-              `install ${program} or remove it from ${source}`,
-            ),
-          );
+        if (/credentials not found/i.test(text)) return ok('');
+        // A helper's own words are not repeated: its output is where secrets live, and a failing helper may well
+        // print the very secret it failed to hand over. The user can run it by hand to read them.
+        const e = err as NodeJS.ErrnoException & { killed?: boolean };
+        const why =
+          e.code === 'ENOENT'
+            ? 'not found on PATH'
+            : e.killed
+              ? 'no answer within 30 s'
+              : `exited with status ${typeof e.code === 'number' ? e.code : '?'}`;
+        fail(
+          new ModelcarError(
+            'registry-auth',
+            `credential helper ${program} failed for ${registry}: ${why}`,
+            e.code === 'ENOENT'
+              ? `install ${program} or remove it from ${source}`
+              : `run it by hand to read its message: echo ${registry} | ${program} get  (it may print secrets); or remove it from ${source}`,
+          ),
+        );
       } else ok(stdout);
     });
+    // A helper may exit without reading its stdin: the EPIPE that follows is its failure, reported above.
+    child.stdin?.on('error', () => {});
     child.stdin?.end(registry);
   });
   if (out.trim() === '') return undefined;
