@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { assertCleanFailure, buildJson, type CliResult, modelcar, modelcarOk } from '../support/cli.js';
+import { assertCleanFailure, buildJson, type CliResult, modelcar } from '../support/cli.js';
 import { type FaultProxy, type ProxiedRequest, startFaultProxy } from '../support/fault-proxy.js';
 import { removeTemp, tempDir, writeFiles } from '../support/fixtures.js';
 import { type HubDouble, pseudoRandomBytes, startHubDouble } from '../support/hub-double.js';
