@@ -12,6 +12,7 @@ import { ModelcarError, messageOf } from '../errors.js';
 import { openRepository, type RegistryOptions } from '../oci/open.js';
 import { formatBytes } from '../plan/plan.js';
 import { collect, positiveNumber, wholeNumber } from './arguments.js';
+import { addPolicyOptions, type PolicyFlags, policyManifests } from './deploy-policy.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
 
 /** Reads config.json and the safetensors headers out of the image by ranged blob reads. */
@@ -28,7 +29,7 @@ async function factsFromImage(image: ImageRef & { digest: string }, options: Reg
   }
 }
 
-interface DeployFlags extends RegistryFlags {
+interface DeployFlags extends RegistryFlags, PolicyFlags {
   image: string;
   modelDir?: string;
   modelConfig?: string;
@@ -169,8 +170,17 @@ export function register(program: Command): void {
     .option('--model-registry-name <name>', 'Model Registry instance name (label modelregistry.opendatahub.io/name)')
     .option('-o, --output <dir>', 'write one YAML file per object into DIR (default: multi-document YAML on stdout)');
   addRegistryOptions(cmd);
+  addPolicyOptions(cmd);
   cmd.action(async (flags: DeployFlags) => {
     const image = parseServingRef(flags.image);
+    const policies = await policyManifests(flags, image, flags.namespace);
+    if (flags.imagePolicyOnly) {
+      // Only the policy: no model facts are needed and nothing is read from the registry.
+      if (flags.output)
+        for (const path of await writeManifests(flags.output, policies)) process.stderr.write(`wrote ${path}\n`);
+      else process.stdout.write(renderToStdout(policies));
+      return;
+    }
     if (flags.modelDir && flags.modelConfig) {
       throw new ModelcarError(
         'usage',
@@ -247,6 +257,7 @@ export function register(program: Command): void {
       ...(flags.modelRegistryName ? { modelRegistryName: flags.modelRegistryName } : {}),
     });
     for (const w of result.warnings) process.stderr.write(`modelcar: warning: ${w}\n`);
+    result.manifests.push(...policies);
     if (flags.output) {
       for (const path of await writeManifests(flags.output, result.manifests)) process.stderr.write(`wrote ${path}\n`);
     } else {

@@ -108,7 +108,11 @@ function describe(errors: ErrorObject[] | null | undefined, prefix = ''): string
 
 function topLevel(schema: Schema): Schema {
   const s = strictify(schema) as Schema;
-  (s.properties as Schema).metadata = OBJECT_META;
+  const props = s.properties as Schema;
+  props.metadata = OBJECT_META;
+  // Some CRDs (sigstore policy-controller) leave the type fields out of their schema; the apiserver always has them.
+  props.apiVersion ??= { type: 'string' };
+  props.kind ??= { type: 'string' };
   s.required = [...new Set([...((s.required as string[]) ?? []), 'apiVersion', 'kind', 'metadata'])];
   return s;
 }
@@ -183,6 +187,13 @@ const CRD_FILES: Record<string, string> = {
   InferenceService: 'serving.kserve.io_inferenceservices.yaml',
   ServingRuntime: 'serving.kserve.io_servingruntimes.yaml',
   LLMInferenceService: 'serving.kserve.io_llminferenceservices.yaml',
+};
+
+/** Kinds that two projects both define, told apart by apiVersion: the CRD file and the served version to check. */
+const BY_API_VERSION: Record<string, readonly [string, string]> = {
+  'config.openshift.io/v1 ImagePolicy': ['0000_10_config-operator_01_imagepolicies.crd.yaml', 'v1'],
+  'config.openshift.io/v1 ClusterImagePolicy': ['0000_10_config-operator_01_clusterimagepolicies.crd.yaml', 'v1'],
+  'policy.sigstore.dev/v1beta1 ClusterImagePolicy': ['policy.sigstore.dev_clusterimagepolicies.yaml', 'v1beta1'],
 };
 
 const str = { type: 'string', minLength: 1 };
@@ -338,6 +349,8 @@ function selectorMatches(doc: Schema): string[] {
 /** Validate any document we generate; unknown kinds are an error so nothing slips through unchecked. */
 export function validateManifest(doc: unknown): string[] {
   const kind = String((doc as Schema)?.kind);
+  const versioned = BY_API_VERSION[`${String((doc as Schema)?.apiVersion)} ${kind}`];
+  if (versioned) return crdValidator(versioned[0], versioned[1]).validate(doc);
   const file = CRD_FILES[kind];
   if (file) return crdValidator(file).validate(doc);
   if (kind === 'DaemonSet') {
