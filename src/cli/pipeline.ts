@@ -30,6 +30,7 @@ interface PipelineFlags {
   modelSize?: number;
   hfTokenSecret: string;
   registryAuthSecret?: string;
+  signKeySecret?: string;
   modelRegistry?: string;
   modelRegistryNamespace?: string;
   cache?: string;
@@ -74,6 +75,10 @@ export function register(program: Command): void {
       '--registry-auth-secret <name>',
       'kubernetes.io/dockerconfigjson Secret for an external destination registry',
     )
+    .option(
+      '--sign-key-secret <name>',
+      'Secret with cosign.key and cosign.password (cosign generate-key-pair k8s://NS/NAME): mounted read-only, and the build signs and attests the image in the same step',
+    )
     .option('--model-registry <url>', 'Kubeflow Model Registry REST URL: adds --register to the build')
     .option(
       '--model-registry-namespace <ns>',
@@ -99,6 +104,7 @@ export function register(program: Command): void {
         ...(flags.modelSize !== undefined ? { modelSizeGB: flags.modelSize } : {}),
         hfTokenSecret: flags.hfTokenSecret,
         ...(flags.registryAuthSecret ? { registryAuthSecret: flags.registryAuthSecret } : {}),
+        ...(flags.signKeySecret ? { signKeySecret: flags.signKeySecret } : {}),
         ...(flags.modelRegistry ? { modelRegistry: flags.modelRegistry } : {}),
         ...(flags.modelRegistryNamespace ? { modelRegistryNamespace: flags.modelRegistryNamespace } : {}),
         ...(flags.cache ? { cache: flags.cache } : {}),

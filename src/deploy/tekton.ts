@@ -23,6 +23,11 @@ export interface PipelineOptions {
   modelSizeGB?: number;
   hfTokenSecret: string;
   registryAuthSecret?: string;
+  /**
+   * Secret holding `cosign.key` and `cosign.password` (as `cosign generate-key-pair k8s://NS/NAME` makes it): mounted
+   * as a read-only volume, and the build signs the image in the same step.
+   */
+  signKeySecret?: string;
   modelRegistry?: string;
   /** Namespace of the Model Registry instance (its Role `registry-user-<name>` lives there). */
   modelRegistryNamespace?: string;
@@ -36,6 +41,8 @@ export const RESULTS = ['IMAGE_URL', 'IMAGE_DIGEST', 'MODEL_VERSION_ID'] as cons
 const HOME = '/home/modelcar';
 const CACHE = '/cache';
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** Where the signing key Secret is mounted. */
+export const SIGN_DIR = '/var/run/secrets/modelcar/signing';
 
 /** Timeout sizing: base + 2 x (size / assumed throughput), rounded up to 10 minutes. Documented in docs/serving.md. */
 export const TIMEOUT_BASE_MINUTES = 30;
@@ -77,6 +84,7 @@ function check(o: PipelineOptions): Parts {
     ['dns1123-subdomain', o.sourcePvc, '--source-pvc'],
     ['dns1123-subdomain', o.hfTokenSecret, '--hf-token-secret'],
     ['dns1123-subdomain', o.registryAuthSecret, '--registry-auth-secret'],
+    ['dns1123-subdomain', o.signKeySecret, '--sign-key-secret'],
     ['dns1123-label', o.modelRegistryNamespace, '--model-registry-namespace'],
     ['quantity', o.cache, '--cache'],
   ]);
@@ -182,6 +190,13 @@ function taskSpec(o: PipelineOptions, p: Parts): Record<string, unknown> {
 
   const volumes: Record<string, unknown>[] = [{ name: 'home', emptyDir: { sizeLimit: '1Gi' } }];
   const mounts: Record<string, unknown>[] = [{ name: 'home', mountPath: HOME }];
+  if (o.signKeySecret) {
+    // A file, never an env var: env leaks into `oc describe`, crash dumps and child processes. 0440: readable by the
+    // pod's fsGroup (restricted-v2 sets one), not by others, so modelcar does not warn about the key's mode.
+    volumes.push({ name: 'signing-key', secret: { secretName: o.signKeySecret, defaultMode: 0o440 } });
+    mounts.push({ name: 'signing-key', mountPath: SIGN_DIR, readOnly: true });
+    args.push(`--sign-key=${SIGN_DIR}/cosign.key`, `--sign-password-file=${SIGN_DIR}/cosign.password`);
+  }
   if (o.cache) {
     volumes.push({ name: 'cache', emptyDir: { sizeLimit: o.cache } });
     mounts.push({ name: 'cache', mountPath: CACHE });
