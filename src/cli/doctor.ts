@@ -9,8 +9,9 @@ import { CACHE_HELP, FOLLOW_EXTERNAL_SYMLINKS_HELP, HF_TOKEN_FILE_HELP, openSour
 import { collect, parseSize } from './arguments.js';
 import { addHubOptions, type HubFlags, hubOptions } from './hub-flags.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
+import { addSignOptions, type SignFlags } from './sign-flags.js';
 
-interface DoctorFlags extends RegistryFlags, HubFlags {
+interface DoctorFlags extends RegistryFlags, HubFlags, SignFlags {
   to?: string;
   base: string;
   include: string[];
@@ -87,10 +88,12 @@ export function register(program: Command): void {
     )
     .option('--timeout <seconds>', 'per-check timeout', seconds, 20)
     .option('--json', 'print one JSON object {ok, checks}');
+  addSignOptions(cmd);
   addRegistryOptions(cmd);
   addHubOptions(cmd);
   cmd.action(async (source: string | undefined, flags: DoctorFlags) => {
-    if (!source && !flags.to && !flags.manifests && !flags.modelRegistry && flags.offline) {
+    const signing = flags.signKey || flags.signIdentityTokenFile;
+    if (!source && !flags.to && !flags.manifests && !flags.modelRegistry && !signing && flags.offline) {
       throw new ModelcarError(
         'usage',
         'nothing to check: no source, destination, manifests or Model Registry, and --offline skips the cluster',
@@ -122,6 +125,11 @@ export function register(program: Command): void {
         ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
         ...(flags.namespace ? { namespace: flags.namespace } : {}),
         ...(flags.modelRegistry ? { modelRegistry: flags.modelRegistry } : {}),
+        ...(flags.signKey ? { signKey: flags.signKey } : {}),
+        ...(flags.signPasswordFile ? { signPasswordFile: flags.signPasswordFile } : {}),
+        ...(flags.signIdentityTokenFile
+          ? { signIdentityTokenFile: flags.signIdentityTokenFile, fulcioUrl: flags.fulcioUrl, rekorUrl: flags.rekorUrl }
+          : {}),
         ...(flags.modelRegistryTokenFile ? { modelRegistryTokenFile: flags.modelRegistryTokenFile } : {}),
         ...(flags.modelRegistryNamespace ? { modelRegistryNamespace: flags.modelRegistryNamespace } : {}),
         ...(flags.offline ? { offline: true } : {}),

@@ -53,6 +53,13 @@ export interface DoctorOptions {
   modelRegistryTokenFile?: string;
   /** Namespace of the Model Registry service (for `get services`). */
   modelRegistryNamespace?: string;
+  /** `--sign-key`, `--sign-password-file`: the build would sign with this key. */
+  signKey?: string;
+  signPasswordFile?: string;
+  /** `--sign-identity-token-file` and the Sigstore instance: the build would sign keyless. */
+  signIdentityTokenFile?: string;
+  fulcioUrl?: string;
+  rekorUrl?: string;
   /** Files, directories or `-` (stdin) holding YAML manifests or Containerfiles to lint. */
   manifests?: string[];
   /** A Namespace YAML or a flat annotation map, standing in for the cluster's namespace annotations. */

@@ -1,4 +1,5 @@
 /** Which checks a doctor run holds, and the run itself (closing what the checks opened). */
+
 import { type Check, type DoctorContext, type DoctorReport, runChecks } from './check.js';
 import { clusterCheck } from './cluster-check.js';
 import { diskCheck } from './disk-check.js';
@@ -6,6 +7,7 @@ import { manifestsCheck } from './manifests.js';
 import { modelRegistryCheck } from './model-registry-check.js';
 import { registryCheck } from './registry-check.js';
 import { servingCheck } from './serving-check.js';
+import { signCheck } from './sign-check.js';
 import { sourceCheck } from './source-check.js';
 
 export function selectChecks(options: DoctorContext['options']): Check[] {
@@ -16,6 +18,7 @@ export function selectChecks(options: DoctorContext['options']): Check[] {
   checks.push(clusterCheck);
   if (options.source) checks.push(servingCheck);
   if (options.modelRegistry) checks.push(modelRegistryCheck);
+  if (options.signKey || options.signIdentityTokenFile) checks.push(signCheck);
   if (options.manifests && options.manifests.length > 0) checks.push(manifestsCheck);
   const only = options.only;
   return only ? checks.filter((c) => only.includes(c.id)) : checks;
