@@ -365,9 +365,48 @@ export function benchCases(ctx: BenchContext): BenchCase[] {
         await rm(sandbox(ctx, 'modelcar-hf-capped').dir, { recursive: true, force: true });
       },
     },
+    signCase(ctx),
     rerun(ctx, 'rerun-hf', 'unchanged re-run, hf:// --to registry', hfSource, (id) => hfEnv(ctx, id)),
     rerun(ctx, 'rerun-local', 'unchanged re-run, DIR --to registry', model.dir, (id) => sandbox(ctx, id).env),
   ];
+
+  /**
+   * Signing an image already pushed: one image signature and two DSSE attestations (SLSA, OpenSSF model signing), key
+   * based, into the registry with the tag fallback. The model's bytes are not read again: the statements list the
+   * files' sha256 from the image, so the cost should not grow with the model.
+   */
+  function signCase(ctx: BenchContext): BenchCase {
+    const id = 'modelcar-sign';
+    const ref = `${ctx.registry.host}/bench/sign:v1`;
+    const env = () => ({ ...sandbox(ctx, id).env, COSIGN_PASSWORD: 'bench' });
+    const key = () => join(sandbox(ctx, id).dir, 'cosign.key');
+    return {
+      id,
+      label: 'modelcar sign REF --sign-key (signature + 2 attestations)',
+      group: 'registry',
+      staging: () => [sandbox(ctx, id).dir],
+      async setup() {
+        await freshSandbox(ctx, id);
+        await measure([
+          modelcarBuild(ctx, ctx.model.dir, ref, env()),
+          {
+            label: 'modelcar key generate',
+            command: process.execPath,
+            args: [ctx.modelcar, 'key', 'generate', '--output-key-prefix', key().replace(/\.key$/, '')],
+            env: env(),
+          },
+        ]);
+      },
+      steps: () => [
+        {
+          label: 'modelcar sign',
+          command: process.execPath,
+          args: [ctx.modelcar, 'sign', ref, '--sign-key', key(), '--json'],
+          env: env(),
+        },
+      ],
+    };
+  }
 
   function rerun(
     ctx: BenchContext,
