@@ -15,6 +15,9 @@ import { startSigstore } from '../support/sigstore-double.js';
 
 const IMAGE = `quay.io/acme/granite@sha256:${'ab'.repeat(32)}`;
 
+// biome-ignore lint/suspicious/noExplicitAny: parsed YAML, walked by the field names each assertion names
+type Doc = Record<string, any>;
+
 describe('deploy --image-policy', () => {
   let work: string;
   let pub: string;
@@ -25,7 +28,7 @@ describe('deploy --image-policy', () => {
   });
   after(() => removeTemp(work));
 
-  const docs = (text: string) => parseAllDocuments(text).map((d) => d.toJS() as Record<string, any>);
+  const docs = (text: string) => parseAllDocuments(text).map((d) => d.toJS() as Doc);
 
   it('writes an ImagePolicy, a ClusterImagePolicy and the policy-controller variant that validate against upstream CRDs', async () => {
     const ns = docs(
@@ -68,7 +71,7 @@ describe('deploy --image-policy', () => {
       ],
     );
     for (const d of all) assert.deepEqual(validateManifest(d), [], `${d.kind}`);
-    const policy = ns[0] as Record<string, any>;
+    const policy = ns[0] as Doc;
     assert.equal(policy.metadata.namespace, 'models');
     assert.deepEqual(policy.spec.scopes, ['quay.io/acme/granite']);
     const keyData = Buffer.from(policy.spec.policy.rootOfTrust.publicKey.keyData, 'base64').toString();

@@ -8,6 +8,9 @@ import { parseAllDocuments } from 'yaml';
 import { modelcarOk } from '../support/cli.js';
 import { validateManifest } from '../support/crd-schema.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: parsed YAML, walked by the field names each assertion names
+type Doc = Record<string, any>;
+
 describe('pipeline --sign-key-secret', () => {
   it('mounts the Secret read-only (0440) and passes files, not values, to the one build step', async () => {
     const r = await modelcarOk([
@@ -27,9 +30,9 @@ describe('pipeline --sign-key-secret', () => {
       '--model-size',
       '16',
     ]);
-    const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as Record<string, any>);
+    const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as Doc);
     for (const d of docs) assert.deepEqual(validateManifest(d), [], d.kind);
-    const task = docs.find((d) => d.kind === 'Task') as Record<string, any>;
+    const task = docs.find((d) => d.kind === 'Task') as Doc;
     const volume = task.spec.volumes.find((v: { name: string }) => v.name === 'signing-key');
     assert.deepEqual(volume, { name: 'signing-key', secret: { secretName: 'cosign-key', defaultMode: 0o440 } });
     const [step] = task.spec.steps;
