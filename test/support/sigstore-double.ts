@@ -29,6 +29,8 @@ export interface SigstoreDouble {
   /** Requests served, as `METHOD path`, for assertions on what was contacted. */
   readonly requests: string[];
   identityToken(subject: string): string;
+  /** The keyless signing flags for this instance, with the token in `tokenFile`. */
+  signingArgs(tokenFile: string): string[];
   stop(): Promise<void>;
 }
 
@@ -153,6 +155,14 @@ export async function startSigstore(): Promise<SigstoreDouble> {
       const claims = { iss: ISSUER, sub: subject, aud: 'sigstore', iat: now, exp: now + 600 };
       return `${b64url({ alg: 'RS256', typ: 'JWT' })}.${b64url(claims)}.${randomBytes(32).toString('base64url')}`;
     },
+    signingArgs: (tokenFile) => [
+      '--sign-identity-token-file',
+      tokenFile,
+      '--fulcio-url',
+      fulcioUrl,
+      '--rekor-url',
+      rekorUrl,
+    ],
     stop: () => new Promise<void>((ok) => server.close(() => ok())),
   };
 }

@@ -47,14 +47,7 @@ describe('doctor: signing', () => {
   it('keyless: the token is read and Fulcio and Rekor answer; a stopped instance is named', async () => {
     const token = join(work, 'token');
     await writeFile(token, sigstore.identityToken('https://kubernetes.io/namespaces/m/serviceaccounts/b'));
-    const args = [
-      '--sign-identity-token-file',
-      token,
-      '--fulcio-url',
-      sigstore.fulcioUrl,
-      '--rekor-url',
-      sigstore.rekorUrl,
-    ];
+    const args = sigstore.signingArgs(token);
     const ok = await doctor(args);
     assert.equal(ok.code, 0, JSON.stringify(ok.report));
     assert.deepEqual(

@@ -31,36 +31,10 @@ describe('deploy --image-policy', () => {
   const docs = (text: string) => parseAllDocuments(text).map((d) => d.toJS() as Doc);
 
   it('writes an ImagePolicy, a ClusterImagePolicy and the policy-controller variant that validate against upstream CRDs', async () => {
-    const ns = docs(
-      (
-        await modelcarOk([
-          'deploy',
-          '--image',
-          IMAGE,
-          '--image-policy-only',
-          '--key',
-          pub,
-          '-n',
-          'models',
-          '--image-policy-for',
-          'both',
-        ])
-      ).stdout,
-    );
-    const cluster = docs(
-      (
-        await modelcarOk([
-          'deploy',
-          '--image',
-          IMAGE,
-          '--image-policy-only',
-          '--key',
-          pub,
-          '--image-policy-scope',
-          'cluster',
-        ])
-      ).stdout,
-    );
+    const render = async (...extra: string[]) =>
+      docs((await modelcarOk(['deploy', '--image', IMAGE, '--image-policy-only', '--key', pub, ...extra])).stdout);
+    const ns = await render('-n', 'models', '--image-policy-for', 'both');
+    const cluster = await render('--image-policy-scope', 'cluster');
     const all = [...ns, ...cluster];
     assert.deepEqual(
       all.map((d) => `${d.apiVersion} ${d.kind}`),

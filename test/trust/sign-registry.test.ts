@@ -367,18 +367,7 @@ describe('keyless signing through the CLI (Fulcio, Rekor and TSA doubles)', () =
     await writeFile(token, sigstore.identityToken(subject));
     const root = join(work, 'trusted_root.json');
     await writeFile(root, sigstore.trustedRoot);
-    await modelcarOk([
-      'sign',
-      ref,
-      '--sign-identity-token-file',
-      token,
-      '--fulcio-url',
-      sigstore.fulcioUrl,
-      '--rekor-url',
-      sigstore.rekorUrl,
-      '--tsa-url',
-      sigstore.tsaUrl,
-    ]);
+    await modelcarOk(['sign', ref, ...sigstore.signingArgs(token), '--tsa-url', sigstore.tsaUrl]);
     const verify = (identity: string) =>
       modelcar([
         'verify',
