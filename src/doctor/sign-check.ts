@@ -5,6 +5,7 @@
  */
 import { sign, verify } from 'node:crypto';
 import { messageOf } from '../errors.js';
+import { HttpClient } from '../http/client.js';
 import { openRepository } from '../oci/open.js';
 import { parseImageLocation } from '../oci/reference.js';
 import { readIdentityToken } from '../trust/signer.js';
@@ -49,10 +50,12 @@ async function keyResult(ctx: DoctorContext, path: string): Promise<CheckResult>
   }
 }
 
-async function answers(url: string, signal: AbortSignal): Promise<string> {
-  const res = await fetch(url, { signal });
-  await res.body?.cancel();
-  return `HTTP ${res.status}`;
+/** Through modelcar's HTTP layer (proxies, CAs): what answers here answers the signer, within the gap docs/signing.md names. */
+async function answers(name: string, url: string, ctx: DoctorContext): Promise<string> {
+  const client = new HttpClient({ endpoint: `Sigstore ${name}`, env: ctx.env });
+  const res = await client.send({ method: 'GET', url, signal: ctx.signal, headersTimeoutMs: 15_000 });
+  await res.body.dump();
+  return `HTTP ${res.statusCode}`;
 }
 
 async function sigstoreResults(ctx: DoctorContext): Promise<CheckResult[]> {
@@ -81,7 +84,7 @@ async function sigstoreResults(ctx: DoctorContext): Promise<CheckResult[]> {
   ] as const) {
     if (!base) continue;
     try {
-      const status = await answers(`${base.replace(/\/+$/, '')}${path}`, ctx.signal);
+      const status = await answers(name, `${base.replace(/\/+$/, '')}${path}`, ctx);
       out.push({
         id: `signing.${name.toLowerCase()}`,
         title: name,
