@@ -25,6 +25,7 @@ export function addPolicyOptions(cmd: Command): Command {
       '--image-policy',
       'also write a policy that admits only signed images of this repository (needs --key or keyless flags)',
     )
+    .option('--image-policy-only', 'write only that policy: no serving manifests, nothing read from the registry')
     .addOption(
       new Option('--image-policy-scope <scope>', 'OpenShift: ImagePolicy in --namespace, or ClusterImagePolicy')
         .choices(['namespace', 'cluster'])
