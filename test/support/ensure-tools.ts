@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { ARM64_BUSYBOX, ARM64_BUSYBOX_DIR, FETCH_SCRIPT } from './arm64-busybox.js';
+import { requireTrixieSkopeo, TRIXIE_FETCH_SCRIPT, TRIXIE_SKOPEO_DIR } from './trixie-skopeo.js';
 
 const NEEDED: Record<string, string> = {
   'docker-registry': 'docker-registry',
@@ -54,6 +55,22 @@ if (!existsSync(ARM64_BUSYBOX)) {
   const r = spawnSync('bash', [FETCH_SCRIPT, ARM64_BUSYBOX_DIR], { stdio: 'inherit' });
   if (r.status !== 0 || !existsSync(ARM64_BUSYBOX)) {
     console.error(`fetching the arm64 busybox failed; by hand: bash ${FETCH_SCRIPT} ${ARM64_BUSYBOX_DIR}`);
+    process.exit(1);
+  }
+}
+
+// containers/image's sigstore policy needs trixie's skopeo (bookworm's has sigstore patched out): .debs from the Debian
+// archive, checked against pinned sha256s and unpacked into .cache/; any user can fetch it, nothing is installed. The
+// script returns at once when the same pins are already unpacked.
+{
+  const r = spawnSync('bash', [TRIXIE_FETCH_SCRIPT, TRIXIE_SKOPEO_DIR], { stdio: 'inherit' });
+  try {
+    if (r.status !== 0) throw new Error(`exit ${r.status}`);
+    requireTrixieSkopeo();
+  } catch (e) {
+    console.error(
+      `fetching trixie's skopeo failed (${(e as Error).message}); by hand: bash ${TRIXIE_FETCH_SCRIPT} ${TRIXIE_SKOPEO_DIR}`,
+    );
     process.exit(1);
   }
 }
