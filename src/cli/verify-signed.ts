@@ -12,6 +12,7 @@ import type { TrustReport } from '../trust/verify-trust.js';
 export interface VerifyTrustFlags extends PolicyFlags {
   modelSignature?: string;
   ignoreUnsignedFiles?: boolean;
+  skipAttestations?: boolean;
   json?: boolean;
 }
 
@@ -25,7 +26,31 @@ export function addVerifyTrustOptions(cmd: Command): Command {
       '--model-signature <bundle>',
       'verify a model directory (the argument) against this OpenSSF model signature (model.sig) instead of an image',
     )
-    .option('--ignore-unsigned-files', 'with --model-signature: files the signature does not list are not an error');
+    .option('--ignore-unsigned-files', 'with --model-signature: files the signature does not list are not an error')
+    .option(
+      '--skip-attestations',
+      'with --key or a keyless identity: check the image signature (what CRI-O checks) and every byte, not the ' +
+        'provenance and model-signature attestations; for images signed by skopeo, cosign or another pipeline',
+    );
+}
+
+/** Flag combinations that ask for nothing: refused before any work. */
+export function checkTrustFlags(flags: VerifyTrustFlags, policy: TrustPolicy | undefined): void {
+  if (!flags.skipAttestations) return;
+  if (flags.modelSignature) {
+    throw new ModelcarError(
+      'usage',
+      '--skip-attestations applies to an image, not to a directory checked with --model-signature',
+      'drop --skip-attestations: a model signature is the only thing checked in a directory',
+    );
+  }
+  if (!policy) {
+    throw new ModelcarError(
+      'usage',
+      '--skip-attestations leaves the signature to check, and no signer to trust was given',
+      'add --key cosign.pub, or --certificate-identity, --certificate-oidc-issuer and --trusted-root',
+    );
+  }
 }
 
 /** `verify DIR --model-signature BUNDLE`. */
@@ -56,7 +81,20 @@ export async function verifyDirectory(dir: string, flags: VerifyTrustFlags, poli
   if (!report.ok) process.exitCode = 1;
 }
 
-/** One line per trust link: `ok` or `FAILED`, the link's name and what was found. */
+/**
+ * One line per trust link: `ok` or `FAILED`, the link's name and what was found; `skipped` for links not checked; and
+ * a hint when a valid signature comes without any attestation (an image signed by skopeo, cosign or a pipeline).
+ */
 export function trustLines(trust: TrustReport): string[] {
-  return trust.links.map((l) => `  ${l.ok ? 'ok' : 'FAILED'} ${l.link}: ${l.message}`);
+  const lines = trust.links.map((l) => `  ${l.ok ? 'ok' : 'FAILED'} ${l.link}: ${l.message}`);
+  for (const link of trust.skipped) lines.push(`  skipped ${link}: not checked (--skip-attestations)`);
+  const signed = trust.links.some((l) => l.link === 'signature' && l.ok);
+  const failed = trust.links.filter((l) => !l.ok);
+  if (signed && failed.length > 0 && failed.every((l) => l.absent)) {
+    lines.push(
+      '  hint: the signature verifies but the image carries no modelcar attestations (signed by skopeo, cosign or ' +
+        'another pipeline?): --skip-attestations checks the signature and every byte only',
+    );
+  }
+  return lines;
 }

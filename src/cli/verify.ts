@@ -13,7 +13,13 @@ import { collect } from './arguments.js';
 import { addHubOptions, type HubFlags, hubOptions } from './hub-flags.js';
 import { type ProgressChoice, ProgressRenderer, progressMode, progressOption } from './progress.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
-import { addVerifyTrustOptions, trustLines, type VerifyTrustFlags, verifyDirectory } from './verify-signed.js';
+import {
+  addVerifyTrustOptions,
+  checkTrustFlags,
+  trustLines,
+  type VerifyTrustFlags,
+  verifyDirectory,
+} from './verify-signed.js';
 
 interface VerifyFlags extends RegistryFlags, VerifyTrustFlags, HubFlags {
   against?: string;
@@ -39,7 +45,8 @@ export function register(program: Command): void {
       'Stream every layer back and check it: each layer digest, and each file under /models against the sha256 in ' +
         'the layer annotations; with --against, also against the model source (missing, extra or different files). ' +
         'With --key (or a keyless identity), also the trust chain: the signature CRI-O checks, the SLSA provenance ' +
-        'and the OpenSSF model signature, each signed, about this digest and listing exactly these files. With ' +
+        'and the OpenSSF model signature, each signed, about this digest and listing exactly these files ' +
+        '(--skip-attestations: the signature alone, for images signed by skopeo or cosign). With ' +
         '--model-signature, a model directory against its OpenSSF model signature. Exits 1 at any difference and ' +
         'names the first one (or the link that broke) precisely. Constant memory.',
     )
@@ -61,6 +68,7 @@ export function register(program: Command): void {
       '',
       'Examples:',
       '  modelcar verify quay.io/acme/granite@sha256:... --key cosign.pub',
+      '  modelcar verify quay.io/acme/granite@sha256:... --key cosign.pub --skip-attestations   # signed by skopeo/cosign',
       '  modelcar verify $IMG --certificate-identity https://kubernetes.io/namespaces/models/serviceaccounts/modelcar \\',
       '      --certificate-oidc-issuer https://kubernetes.default.svc --trusted-root trusted_root.json',
       '  modelcar verify /mnt/models --model-signature model.sig --key cosign.pub',
@@ -68,6 +76,7 @@ export function register(program: Command): void {
   );
   cmd.action(async (refArg: string, flags: VerifyFlags) => {
     const policy = await policyFromFlags(flags);
+    checkTrustFlags(flags, policy);
     if (flags.modelSignature) return verifyDirectory(refArg, flags, policy);
     const location = parseImageLocation(refArg);
     const repo = await openRepository(location, registryOptions(flags));
@@ -102,7 +111,9 @@ export function register(program: Command): void {
       if (policy) {
         TrustStore.of(repo, 'verifying signatures');
         if (location.transport !== 'registry') throw new Error('unreachable: layouts hold no signatures');
-        const signed = await verifySignedImage(repo, location.ref, manifestReference(location), policy, options);
+        const signed = await verifySignedImage(repo, location.ref, manifestReference(location), policy, options, {
+          skipAttestations: flags.skipAttestations === true,
+        });
         report = signed.bytes;
         trust = signed.trust;
       } else {

@@ -35,11 +35,23 @@ export interface TrustLink {
   /** The signature manifest or referrer manifest that was checked. */
   readonly digest?: string;
   readonly signer?: string;
+  /** Failed because the image carries nothing of this kind (not because what it carries is wrong). */
+  readonly absent?: true;
 }
 
 export interface TrustReport {
   readonly ok: boolean;
   readonly links: readonly TrustLink[];
+  /** Links not checked, at the user's request (the attestations with `--skip-attestations`). */
+  readonly skipped: readonly TrustLinkName[];
+}
+
+export interface TrustOptions {
+  /**
+   * Check the image signature only, as CRI-O does: for images signed by skopeo, cosign or a pipeline that attaches no
+   * modelcar attestations. cosign keeps the same split (`verify` / `verify-attestation`).
+   */
+  readonly skipAttestations?: boolean;
 }
 
 /** The first difference between two file lists, in words; undefined when they are the same set of path+sha256. */
@@ -61,7 +73,12 @@ async function signatureLink(store: TrustStore, image: SignedImage, policy: Trus
   const tag = signatureTag(image.digest);
   const found = await store.manifest(tag);
   if (!found) {
-    return { link: 'signature', ok: false, message: `no signature: ${store.label}:${tag} does not exist` };
+    return {
+      link: 'signature',
+      ok: false,
+      absent: true,
+      message: `no signature: ${store.label}:${tag} does not exist`,
+    };
   }
   const manifest = JSON.parse(found.bytes.toString('utf8')) as { layers?: Descriptor[] };
   const signatures: AttachedSignature[] = [];
@@ -116,7 +133,9 @@ async function attestationLink(
   const mine = candidates.filter(
     (d) => d.artifactType === SIGSTORE_BUNDLE_MEDIA_TYPE && d.annotations?.[BundleAnnotation.predicateType] === type,
   );
-  if (mine.length === 0) return { link, ok: false, message: `no ${type} attestation refers to ${image.digest}` };
+  if (mine.length === 0) {
+    return { link, ok: false, absent: true, message: `no ${type} attestation refers to ${image.digest}` };
+  }
   const reasons: string[] = [];
   // The newest first: re-signing adds one; any one that passes every check is enough.
   for (const desc of [...mine].reverse()) {
@@ -173,13 +192,17 @@ export async function verifyTrust(
   image: SignedImage & { readonly mediaType: string; readonly size: number },
   policy: TrustPolicy,
   files: readonly SignedFile[],
+  options: TrustOptions = {},
 ): Promise<TrustReport> {
   const signature = await signatureLink(store, image, policy);
+  if (options.skipAttestations) {
+    return { ok: signature.ok, links: [signature], skipped: ['provenance', 'model-signature'] };
+  }
   const candidates = await referrersOf(store, { mediaType: image.mediaType, digest: image.digest, size: image.size });
   const provenance = await attestationLink(store, image, policy, files, candidates, 'provenance');
   const model = await attestationLink(store, image, policy, files, candidates, 'model-signature');
   const links = [signature, provenance, model];
-  return { ok: links.every((l) => l.ok), links };
+  return { ok: links.every((l) => l.ok), links, skipped: [] };
 }
 
 export interface SignedImageReport {
@@ -198,6 +221,7 @@ export async function verifySignedImage(
   reference: string,
   policy: TrustPolicy,
   opts: VerifyOptions = {},
+  trustOptions: TrustOptions = {},
 ): Promise<SignedImageReport> {
   const store = TrustStore.of(repo, 'verifying signatures');
   const top = await requireManifest(repo, reference);
@@ -217,6 +241,6 @@ export async function verifySignedImage(
     // Named by digest (or tag and digest) matches the repository; named by tag alone, the exact tag (CRI-O's rule).
     ...(ref.tag && !ref.digest ? { tag: ref.tag } : {}),
   };
-  const trust = await verifyTrust(store, image, policy, files);
+  const trust = await verifyTrust(store, image, policy, files, trustOptions);
   return { bytes, trust, ok: bytes.ok && trust.ok };
 }
