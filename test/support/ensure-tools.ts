@@ -13,6 +13,10 @@ const NEEDED: Record<string, string> = {
   umoci: 'umoci',
   busybox: 'busybox-static',
   squid: 'squid',
+  // fetch-trixie-skopeo.sh: the download, and (when a pin is gone) the signed index's signature and decompression
+  curl: 'curl',
+  gpgv: 'gpgv',
+  xz: 'xz-utils',
 };
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
