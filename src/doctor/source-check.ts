@@ -3,6 +3,7 @@ import { parseImageLocation } from '../oci/reference.js';
 import { limitsFor } from '../oci/registry/profiles.js';
 import { DEFAULT_PLAN_OPTIONS, formatBytes, planLayers } from '../plan/plan.js';
 import { readIndexFiles, selectFiles } from '../plan/select.js';
+import { HfSource } from '../source/hf.js';
 import type { ModelSource, SourceEntry } from '../source/source.js';
 import type { Check, CheckResult, DoctorContext } from './check.js';
 
@@ -94,7 +95,7 @@ export const sourceCheck: Check = {
         id: 'source.revision',
         title: TITLE,
         status: 'ok',
-        summary: `${spec} -> ${identity.uri}${identity.license ? ` (license ${identity.license})` : ''}`,
+        summary: `${spec} -> ${identity.uri}${identity.license ? ` (license ${identity.license})` : ''}${source instanceof HfSource ? `; ${source.endpoint} ${source.route}` : ''}`,
       });
       let entries: SourceEntry[];
       try {

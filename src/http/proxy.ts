@@ -14,6 +14,7 @@
 import { BlockList, isIP } from 'node:net';
 import { ModelcarError } from '../errors.js';
 import { addUrlSecrets, redact } from './redact.js';
+import { httpUrl } from './url.js';
 
 /** How one request travels. `label` is safe to print (no credentials). */
 export type Route =
@@ -55,23 +56,19 @@ function pick(env: NodeJS.ProcessEnv, names: readonly string[]): { value: string
 
 function proxyUrl(value: string, variable: string): URL {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
-  let url: URL;
-  try {
-    url = new URL(withScheme);
-  } catch {
-    throw new ModelcarError(
-      'usage',
-      `${variable}=${redact(value)} is not a proxy URL`,
-      `write ${variable}=http://HOST:PORT (credentials, if any, as http://USER:PASSWORD@HOST:PORT)`,
-    );
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ModelcarError(
-      'usage',
-      `${variable}: ${url.protocol.slice(0, -1)} proxies are not supported`,
-      `use an http:// or https:// proxy in ${variable}`,
-    );
-  }
+  const url = httpUrl(withScheme, (problem, parsed) =>
+    problem === 'not a URL'
+      ? new ModelcarError(
+          'usage',
+          `${variable}=${redact(value)} is not a proxy URL`,
+          `write ${variable}=http://HOST:PORT (credentials, if any, as http://USER:PASSWORD@HOST:PORT)`,
+        )
+      : new ModelcarError(
+          'usage',
+          `${variable}: ${parsed?.protocol.slice(0, -1)} proxies are not supported`,
+          `use an http:// or https:// proxy in ${variable}`,
+        ),
+  );
   addUrlSecrets(url);
   return url;
 }

@@ -2,6 +2,7 @@ import { ModelcarError } from '../errors.js';
 import { BODY_LIMITS, readCapped } from '../http/body.js';
 import { type Credentials, HttpClient, type Response } from '../http/client.js';
 import { redact } from '../http/redact.js';
+import { httpUrl } from '../http/url.js';
 import { type TokenSource, tokenSource } from './token.js';
 import type {
   ApiError,
@@ -289,22 +290,19 @@ export class ModelRegistryClient {
 
 /** Accepts the registry root (with an optional gateway prefix) or the full API base; returns the API base. */
 export function apiBaseUrl(input: string): URL {
-  let url: URL;
-  try {
-    url = new URL(input);
-  } catch {
-    throw new ModelcarError(
-      'usage',
-      `--model-registry ${JSON.stringify(input)} is not a URL`,
-      'give the REST endpoint, e.g. https://my-registry-rest.apps.example.com',
-    );
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    throw new ModelcarError(
-      'usage',
-      `--model-registry must be an http(s) URL, not ${url.protocol}`,
-      'e.g. https://my-registry-rest.apps.example.com',
-    );
+  const url = httpUrl(input, (problem, parsed) =>
+    problem === 'not a URL'
+      ? new ModelcarError(
+          'usage',
+          `--model-registry ${JSON.stringify(redact(input))} is not a URL`,
+          'give the REST endpoint, e.g. https://my-registry-rest.apps.example.com',
+        )
+      : new ModelcarError(
+          'usage',
+          `--model-registry must be an http(s) URL, not ${parsed?.protocol}`,
+          'e.g. https://my-registry-rest.apps.example.com',
+        ),
+  );
   if (url.username || url.password)
     throw new ModelcarError(
       'usage',

@@ -8,6 +8,7 @@ import { emitNetworkEvent } from '../http/events.js';
 import { pageGuard } from '../http/pages.js';
 import { addUrlSecrets, redact } from '../http/redact.js';
 import { type RetryPolicy, retryPolicy } from '../http/retry.js';
+import { httpUrl } from '../http/url.js';
 import { ByteBudget } from './byte-budget.js';
 import { checkedStream, type ExpectedContent } from './content-check.js';
 import { HubCache } from './hf-cache.js';
@@ -87,6 +88,11 @@ export class HfSource implements ModelSource {
 
   async identity(): Promise<SourceIdentity> {
     return (await this.pin()).identity;
+  }
+
+  /** How requests to the Hub travel, for doctor: `direct` or `via proxy http://... (HTTPS_PROXY)`. */
+  get route(): string {
+    return this.http.route;
   }
 
   /** The commit every request is pinned to. */
@@ -363,23 +369,19 @@ function isMissingApi(e: unknown): boolean {
  * registered as secrets (never printed) and not sent; the Hub token goes in HF_TOKEN.
  */
 export function hubEndpoint(text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new ModelcarError(
-      'usage',
-      `HF_ENDPOINT ${redact(text)} is not a URL`,
-      'e.g. HF_ENDPOINT=https://hf-mirror.example.com',
-    );
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new ModelcarError(
-      'usage',
-      `HF_ENDPOINT must be an http(s) URL, not ${url.protocol}`,
-      'e.g. https://hf-mirror.example.com',
-    );
-  }
+  const url = httpUrl(text, (problem, parsed) =>
+    problem === 'not a URL'
+      ? new ModelcarError(
+          'usage',
+          `HF_ENDPOINT ${redact(text)} is not a URL`,
+          'e.g. HF_ENDPOINT=https://hf-mirror.example.com',
+        )
+      : new ModelcarError(
+          'usage',
+          `HF_ENDPOINT must be an http(s) URL, not ${parsed?.protocol}`,
+          'e.g. https://hf-mirror.example.com',
+        ),
+  );
   addUrlSecrets(url);
   url.username = '';
   url.password = '';

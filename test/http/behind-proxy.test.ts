@@ -202,6 +202,12 @@ describe('behind an authenticating proxy', () => {
     const ok = result(await doctor(env), 'registry.reachable');
     assert.equal(ok.status, 'ok');
     assert.match(ok.summary, /via proxy http:\/\/127\.0\.0\.1:\d+ \(HTTP_PROXY\)/);
+    const hubRun = await modelcar(['doctor', 'hf://acme/proxied-model', '--offline', '--json', '--only', 'source'], {
+      env: { ...env, HF_ENDPOINT: hub.url },
+    });
+    noSecret(hubRun);
+    const rev = result(JSON.parse(hubRun.stdout) as DoctorJson, 'source.revision');
+    assert.match(rev.summary, /http:\/\/hub\.test:\d+ via proxy http:\/\/127\.0\.0\.1:\d+ \(HTTP_PROXY\)/);
 
     // The same broken endpoint, seen by doctor and by build: the same one-line cause.
     const broken: [string, Record<string, string>][] = [

@@ -16,6 +16,7 @@ import {
   type RetryPolicy,
   retryAfterMs,
 } from '../../http/retry.js';
+import { httpUrl } from '../../http/url.js';
 import type { Challenge } from './challenge.js';
 import type { Credential } from './credentials.js';
 
@@ -105,27 +106,20 @@ export class Authenticator {
    * password to whoever answers an http:// URL a server (or a man in the middle) chose.
    */
   private realmFor(realm: string): URL {
-    let url: URL;
-    try {
-      url = new URL(realm);
-    } catch {
-      throw new ModelcarError(
-        'registry-auth',
-        `${this.registry} names a token realm that is not a URL: ${safeUrl(realm)}`,
-      );
-    }
+    const url = httpUrl(
+      realm,
+      (problem) =>
+        new ModelcarError(
+          'registry-auth',
+          `${this.registry} names a token realm that is ${problem}: ${safeUrl(realm)}`,
+        ),
+    );
     const registryPlain = this.registryOrigin.startsWith('http:');
     if (url.protocol === 'http:' && !registryPlain && this.credential.kind !== 'anonymous') {
       throw new ModelcarError(
         'registry-auth',
         `${this.registry} sends us to the token service ${safeUrl(url)} over plain http; refusing to send the credentials from ${this.credential.source} there in clear`,
         "the registry's auth configuration is wrong or the answer was tampered with; its token realm must be https",
-      );
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new ModelcarError(
-        'registry-auth',
-        `${this.registry} names a token realm that is not http(s): ${safeUrl(url)}`,
       );
     }
     return url;
