@@ -156,7 +156,11 @@ async function scanGzipLayer(
     if (!json.has('config.json')) throw e;
   } finally {
     gunzip.destroy();
-    await (blob as AsyncIterable<Buffer> & { destroy?: () => void }).destroy?.();
+    // undici reports a body destroyed before its end as an 'error' event (RequestAbortedError); once the reader above
+    // has let go of it nobody listens, and that unhandled event crashed the process now and then.
+    const body = blob as AsyncIterable<Buffer> & { destroy?: () => void; on?: (e: 'error', f: () => void) => void };
+    body.on?.('error', () => {});
+    body.destroy?.();
   }
   return compressed;
 }
