@@ -34,6 +34,7 @@ import {
 } from '../plan/plan.js';
 import { readIndexFiles, type SkippedFile, selectFiles } from '../plan/select.js';
 import { closeAll } from '../run/close.js';
+import { treeProblems } from '../source/listing.js';
 import { nameMismatchWarning, namesFromSource } from '../source/names.js';
 import type { ModelSource, SourceIdentity } from '../source/source.js';
 import { type IgnoredDir, ignoredBy } from './own-output.js';
@@ -225,6 +226,8 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
   // In the first second, before any network: a file no layer of the destination can hold fails the build here, and
   // so does a --cache-from image named without a tag or digest.
   checkFiles(selection.selected, limits);
+  for (const message of treeProblems(selection.selected.map((f) => f.path)).warnings)
+    emit({ type: 'warning', message });
   const cacheFrom = (request.cacheFrom ?? []).map((location) => ({ location, reference: manifestReference(location) }));
 
   const opened: Repository[] = [];

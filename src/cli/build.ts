@@ -16,6 +16,7 @@ import {
 } from '../oci/reference.js';
 import { parsePlatform } from '../oci/spec.js';
 import { DEFAULT_PLAN_OPTIONS, formatBytes } from '../plan/plan.js';
+import { printable } from '../printable.js';
 import type { RegisterResult } from '../registry-model/register.js';
 import {
   checkRegistration,
@@ -113,7 +114,7 @@ function summary(result: BuildResult, seconds: number): Record<string, unknown> 
 }
 
 function printPlan(result: BuildResult): void {
-  const out = (s: string) => process.stdout.write(`${s}\n`);
+  const out = (s: string) => process.stdout.write(`${printable(s)}\n`);
   out(`destination: ${formatLocation(result.destination)}`);
   out(
     `base: ${result.base.name ?? 'scratch (image-volume only)'}${result.base.digest ? `@${result.base.digest}` : ''} (${result.base.layers} layer${result.base.layers === 1 ? '' : 's'})`,

@@ -11,6 +11,7 @@ import { renderToStdout, writeManifests } from '../deploy/write.js';
 import { ModelcarError, messageOf } from '../errors.js';
 import { openRepository, type RegistryOptions } from '../oci/open.js';
 import { formatBytes } from '../plan/plan.js';
+import { printable } from '../printable.js';
 import { collect, positiveNumber, wholeNumber } from './arguments.js';
 import { addPolicyOptions, type PolicyFlags, policyManifests } from './deploy-policy.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
@@ -256,7 +257,7 @@ export function register(program: Command): void {
       ...(flags.modelVersionId ? { modelVersionId: flags.modelVersionId } : {}),
       ...(flags.modelRegistryName ? { modelRegistryName: flags.modelRegistryName } : {}),
     });
-    for (const w of result.warnings) process.stderr.write(`modelcar: warning: ${w}\n`);
+    for (const w of result.warnings) process.stderr.write(`modelcar: warning: ${printable(w)}\n`);
     result.manifests.push(...policies);
     if (flags.output) {
       for (const path of await writeManifests(flags.output, result.manifests)) process.stderr.write(`wrote ${path}\n`);

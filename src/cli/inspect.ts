@@ -4,6 +4,7 @@ import { openRepository } from '../oci/open.js';
 import { manifestReference, parseImageLocation } from '../oci/reference.js';
 import { parsePlatform } from '../oci/spec.js';
 import { formatBytes } from '../plan/plan.js';
+import { printable } from '../printable.js';
 import { closeAll } from '../run/close.js';
 import { type ProgressChoice, ProgressRenderer, progressMode, progressOption } from './progress.js';
 import { addRegistryOptions, type RegistryFlags, registryOptions } from './registry-flags.js';
@@ -81,7 +82,7 @@ export function register(program: Command): void {
         out.push('annotations:');
         for (const [k, v] of annotations) out.push(`  ${k}: ${v}`);
       }
-      process.stdout.write(`${out.join('\n')}\n`);
+      process.stdout.write(`${out.map(printable).join('\n')}\n`);
     } finally {
       progress.close();
       await closeAll([repo]);

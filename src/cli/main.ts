@@ -2,6 +2,7 @@ import { Command, CommanderError, Help, type Option } from 'commander';
 import { exitCodeOf, isModelcarError, messageOf } from '../errors.js';
 import { closeDispatchers } from '../http/dispatchers.js';
 import { redact } from '../http/redact.js';
+import { printable } from '../printable.js';
 import { VERSION } from '../version.js';
 import { registerCommands } from './commands.js';
 
@@ -43,9 +44,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Every line goes through the one redaction function: a secret inside a server's message never reaches a log. */
+/**
+ * Every line goes through the one redaction function (a secret inside a server's message never reaches a log) and
+ * the one escaping function (a name with a newline or an escape sequence cannot forge output).
+ */
 function reportError(e: unknown): void {
-  const out = (line: string) => process.stderr.write(`${redact(line)}\n`);
+  const out = (line: string) => process.stderr.write(`${printable(redact(line))}\n`);
   if (isModelcarError(e)) {
     out(`modelcar: error: ${e.message}`);
     if (e.hint) out(`  hint: ${e.hint}`);
@@ -53,7 +57,7 @@ function reportError(e: unknown): void {
     return;
   }
   out(`modelcar: internal error: ${messageOf(e)}`);
-  if (process.env.MODELCAR_DEBUG && e instanceof Error) out(`${e.stack}`);
+  if (process.env.MODELCAR_DEBUG && e instanceof Error) for (const l of String(e.stack).split('\n')) out(l);
   process.stderr.write('  hint: this is a bug in modelcar; rerun with MODELCAR_DEBUG=1 and report the output.\n');
 }
 

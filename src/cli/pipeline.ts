@@ -14,6 +14,7 @@ import {
 } from '../deploy/tekton.js';
 import { renderToStdout, writeFilesInto, writeManifests } from '../deploy/write.js';
 import { ModelcarError } from '../errors.js';
+import { printable } from '../printable.js';
 import { VERSION } from '../version.js';
 import { positiveNumber } from './arguments.js';
 
@@ -110,7 +111,7 @@ export function register(program: Command): void {
         ...(flags.cache ? { cache: flags.cache } : {}),
       };
       const result = pipelineManifests(opts, flags.inline === true);
-      for (const w of result.warnings) process.stderr.write(`modelcar: warning: ${w}\n`);
+      for (const w of result.warnings) process.stderr.write(`modelcar: warning: ${printable(w)}\n`);
       if (flags.kustomize) {
         if (flags.inline)
           throw new ModelcarError(

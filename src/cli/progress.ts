@@ -14,6 +14,7 @@
 import { Option } from 'commander';
 import { describeEvent, formatDelay, type NetworkEvent, setNetworkListener } from '../http/events.js';
 import { formatBytes } from '../plan/plan.js';
+import { printable } from '../printable.js';
 
 export type ProgressMode = 'tty' | 'plain' | 'none';
 export const PROGRESS_CHOICES = ['auto', 'tty', 'plain', 'none'] as const;
@@ -143,7 +144,15 @@ export class ProgressRenderer {
 
   start(id: string, label: string, total: number): void {
     const now = this.now();
-    this.transfers.set(id, { label, total, done: 0, startedAt: now, movedAt: now, lineAt: now, nextQuarter: 1 });
+    this.transfers.set(id, {
+      label: printable(label),
+      total,
+      done: 0,
+      startedAt: now,
+      movedAt: now,
+      lineAt: now,
+      nextQuarter: 1,
+    });
   }
 
   advance(id: string, bytes: number): void {
@@ -233,7 +242,9 @@ export class ProgressRenderer {
     this.permanent(`${t.label}: ${parts.join(', ')}`);
   }
 
-  private permanent(text: string): void {
+  /** A whole line: names and server text in it go through `printable`, so they cannot forge lines or move the cursor. */
+  private permanent(line: string): void {
+    const text = printable(line);
     if (this.closed) {
       this.write(`${text}\n`);
       return;

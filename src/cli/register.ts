@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { printable } from '../printable.js';
 import { ModelRegistryClient } from '../registry-model/client.js';
 import { type RegisterResult, registerModel } from '../registry-model/register.js';
 import { tokenSource } from '../registry-model/token.js';
@@ -102,7 +103,7 @@ export function register(program: Command): void {
       } finally {
         await client.close();
       }
-      for (const d of result.differences) process.stderr.write(`modelcar: warning: ${d} (left as it is)\n`);
+      for (const d of result.differences) process.stderr.write(`modelcar: warning: ${printable(d)} (left as it is)\n`);
       process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderText(result, flags));
     });
 }

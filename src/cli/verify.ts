@@ -3,6 +3,7 @@ import { openRepository } from '../oci/open.js';
 import { manifestReference, parseImageLocation } from '../oci/reference.js';
 import { parsePlatform } from '../oci/spec.js';
 import { formatBytes } from '../plan/plan.js';
+import { printable } from '../printable.js';
 import { closeAll } from '../run/close.js';
 import { HF_TOKEN_FILE_HELP, openSource } from '../source/open.js';
 import { policyFromFlags } from '../trust/policy.js';
@@ -127,8 +128,10 @@ export function register(program: Command): void {
         );
       } else if (!report.ok) {
         const [first, ...rest] = report.differences;
-        process.stdout.write(`MISMATCH: ${refArg} ${report.manifestDigest}\n  first: ${first?.message}\n`);
-        for (const d of rest) process.stdout.write(`  also: ${d.message}\n`);
+        process.stdout.write(
+          `MISMATCH: ${printable(refArg)} ${report.manifestDigest}\n  first: ${printable(first?.message ?? '')}\n`,
+        );
+        for (const d of rest) process.stdout.write(`  also: ${printable(d.message)}\n`);
         if (trust) process.stdout.write(`${trustLines(trust).join('\n')}\n`);
       } else if (trust && !trust.ok) {
         const broken = trust.links.filter((l) => !l.ok).map((l) => l.link);

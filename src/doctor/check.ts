@@ -5,6 +5,7 @@
  */
 
 import type { RegistryOptions } from '../oci/open.js';
+import { printable } from '../printable.js';
 import type { ModelSource, SourceIdentity } from '../source/source.js';
 import type { KubeClient } from './kube-client.js';
 
@@ -197,7 +198,7 @@ export function renderText(report: DoctorReport, opts: { colour: boolean }): str
   const paint = (status: Status, s: string) => (opts.colour ? `${MARKS[status].colour}${s}\x1b[0m` : s);
   const lines: string[] = [];
   for (const r of report.checks) {
-    lines.push(`${paint(r.status, MARKS[r.status].text)} ${r.id}: ${r.summary}`);
+    lines.push(`${paint(r.status, MARKS[r.status].text)} ${r.id}: ${printable(r.summary)}`);
     if (r.status === 'ok') continue;
     if (r.symptom) lines.push(...block('symptom', r.symptom));
     if (r.cause) lines.push(...block('cause', r.cause));
@@ -212,7 +213,8 @@ export function renderText(report: DoctorReport, opts: { colour: boolean }): str
 }
 
 function block(label: string, text: string): string[] {
-  const body = text.replace(/\s+$/, '').split('\n');
+  // Multi-line blocks keep their line breaks; any other control character is escaped.
+  const body = text.replace(/\s+$/, '').split('\n').map(printable);
   if (body.length === 1) return [`     ${label}: ${body[0]}`];
   return [`     ${label}:`, ...body.map((l) => `       ${l}`)];
 }

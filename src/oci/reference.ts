@@ -25,6 +25,17 @@ const COMPONENT = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const HOST_PART = /^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])$/;
+// The image-spec digest grammar (algorithm:encoded): no '/', no '.', nothing that can change a URL path.
+const ANY_DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+
+/**
+ * A digest or tag that came from a manifest or an index (a server's data), checked before it becomes part of a URL
+ * path: blobs are named by digest only, manifests by digest or tag.
+ */
+export function isSafeReference(kind: 'blobs' | 'manifests', ref: unknown): ref is string {
+  if (typeof ref !== 'string') return false;
+  return ANY_DIGEST.test(ref) || (kind === 'manifests' && TAG.test(ref));
+}
 
 function invalid(text: string, why: string, hint?: string): ModelcarError {
   return new ModelcarError(

@@ -4,6 +4,7 @@
  */
 import { ModelcarError } from '../errors.js';
 import { entrySize, type TarHeader, TRAILER_SIZE } from '../image/tar.js';
+import { relativePathProblem, treeProblems } from '../source/listing.js';
 import type { SourceEntry } from '../source/source.js';
 
 export const MODEL_ROOT = 'models';
@@ -81,17 +82,16 @@ function layerFor(files: SourceEntry[], mtime: number): PlannedLayer {
 }
 
 function checkPath(path: string): void {
-  const bad =
-    path === '' ||
-    path.startsWith('/') ||
-    path.endsWith('/') ||
-    path.includes('\0') ||
-    path.split('/').some((part) => part === '' || part === '.' || part === '..' || part.startsWith('.wh.'));
-  if (bad) {
+  const problem =
+    relativePathProblem(path) ??
+    (path.split('/').some((part) => part.startsWith('.wh.'))
+      ? 'a part starting with ".wh." (an OCI whiteout)'
+      : undefined);
+  if (problem) {
     throw new ModelcarError(
       'source',
-      `file path "${path}" cannot be put in an image`,
-      'paths must be relative, without "." or ".." parts, and must not start with ".wh." (an OCI whiteout)',
+      `file path ${JSON.stringify(path)} cannot be put in an image: ${problem}`,
+      'rename the file, or leave it out with --exclude; paths must be relative, without "." or ".." parts or control characters, and no part may start with ".wh."',
     );
   }
 }
@@ -113,13 +113,18 @@ export function checkFiles(
   opts: Pick<PlanOptions, 'maxLayerBytes' | 'maxLayerBytesReason'>,
 ): SourceEntry[] {
   const files = [...entries].sort((a, b) => byteOrder(a.path, b.path));
-  const seen = new Set<string>();
   for (const f of files) {
     checkPath(f.path);
-    if (seen.has(f.path)) throw new ModelcarError('source', `file "${f.path}" is listed twice`);
-    seen.add(f.path);
     if (opts.maxLayerBytes !== undefined && f.size > opts.maxLayerBytes) throw tooBig(f, opts);
   }
+  // A file that is also a directory of another (`X` and `X/y`) would silently vanish from the image.
+  const [problem] = treeProblems(files.map((f) => f.path)).errors;
+  if (problem)
+    throw new ModelcarError(
+      'source',
+      `the model's files cannot form one tree: ${problem}`,
+      'leave one of them out with --exclude',
+    );
   return files;
 }
 

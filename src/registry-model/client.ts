@@ -3,6 +3,7 @@ import { BODY_LIMITS, readCapped } from '../http/body.js';
 import { type Credentials, HttpClient, type Response } from '../http/client.js';
 import { redact } from '../http/redact.js';
 import { httpUrl } from '../http/url.js';
+import { describeBody, looksLikeHtml } from '../printable.js';
 import { type TokenSource, tokenSource } from './token.js';
 import type {
   ApiError,
@@ -338,25 +339,4 @@ function asApiError(json: unknown): ApiError | undefined {
   if (typeof json !== 'object' || json === null) return undefined;
   const { code, message } = json as Record<string, unknown>;
   return typeof code === 'string' && typeof message === 'string' ? { code, message } : undefined;
-}
-
-function looksLikeHtml(contentType: string, text: string): boolean {
-  return contentType.includes('html') || /^\s*<(!doctype|html)/i.test(text);
-}
-
-/** A short, printable account of a non-API body: the page title, or the first line of text. */
-function describeBody(contentType: string, text: string): string {
-  if (text.trim() === '') return 'an empty body';
-  if (looksLikeHtml(contentType, text)) {
-    const title = /<title[^>]*>([^<]*)<\/title>/i.exec(text)?.[1]?.trim();
-    return title ? `an HTML page titled ${JSON.stringify(clip(title))}` : 'an HTML page';
-  }
-  const first = text.trim().split(/\r?\n/, 1)[0] ?? '';
-  return `body ${JSON.stringify(clip(first))}`;
-}
-
-function clip(s: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we strip
-  const printable = s.replace(/[\x00-\x1f\x7f]/g, ' ');
-  return printable.length > 200 ? `${printable.slice(0, 200)}…` : printable;
 }

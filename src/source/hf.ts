@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { listCommits, listFiles, modelInfo } from '@huggingface/hub';
 import { mapLimit } from '../builder/pool.js';
@@ -17,6 +16,8 @@ import { HubError } from './hf-errors.js';
 import { HubHttp, type HubHttpOptions } from './hf-http.js';
 import { formatHfRef, type HfRef, isCommitSha, parseHfRef } from './hf-ref.js';
 import type { HfToken } from './hf-token.js';
+import { hubJsonFetch } from './hub-json.js';
+import { hubTreeEntry, isFileSize, relativePathProblem, type TreeEntry, treeProblems } from './listing.js';
 import type { ModelSource, SourceEntry, SourceIdentity } from './source.js';
 
 export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co';
@@ -62,6 +63,8 @@ export class HfSource implements ModelSource {
   readonly ref: HfRef;
   readonly endpoint: string;
   private readonly http: HubHttp;
+  /** The HTTP client's fetch with every JSON answer checked, for `@huggingface/hub`. */
+  private readonly apiFetch: typeof fetch;
   private readonly cache?: HubCache;
   private readonly budget: ByteBudget;
   private readonly retry: RetryPolicy;
@@ -83,6 +86,7 @@ export class HfSource implements ModelSource {
       ...(opts.token ? { tokenSource: opts.token.source } : {}),
     };
     this.http = new HubHttp(ctx, opts.token, opts, this.retry);
+    this.apiFetch = hubJsonFetch(this.http.fetch);
     if (opts.cacheDir) this.cache = new HubCache(opts.cacheDir, this.ref.repo);
   }
 
@@ -107,7 +111,7 @@ export class HfSource implements ModelSource {
 
   private async resolveRevision(): Promise<Pinned> {
     const { repo, name, revision } = this.ref;
-    const common = { hubUrl: this.endpoint, fetch: this.http.fetch };
+    const common = { hubUrl: this.endpoint, fetch: this.apiFetch };
     // huggingface_hub's default revision is "main" too.
     const asked = revision ?? 'main';
     const info = await modelInfo({ ...common, name: repo, revision: asked, additionalFields: ['sha', 'cardData'] });
@@ -141,7 +145,7 @@ export class HfSource implements ModelSource {
     try {
       for await (const c of listCommits({
         hubUrl: this.endpoint,
-        fetch: this.http.fetch,
+        fetch: this.apiFetch,
         repo: this.ref.repo,
         revision: commit,
         batchSize: 1,
@@ -205,37 +209,62 @@ export class HfSource implements ModelSource {
     return out;
   }
 
-  /** The tree API, page by page (`Link: rel="next"`), bounded in pages and refusing a page it already had. */
+  /** A listing no repository can have: refused as a whole, before anything is downloaded or written. */
+  private refusedListing(commit: string, where: string, problem: string): ModelcarError {
+    return new ModelcarError(
+      'hub',
+      `${formatHfRef(this.ref, commit)}: the file listing (${where}) holds ${problem}`,
+      'no repository can have such a listing: the Hub or a mirror or proxy in between sent it; nothing was downloaded; check HF_ENDPOINT and report it to whoever runs that endpoint',
+    );
+  }
+
+  /** Paths that cannot form one tree (`X` and `X/y`, a path twice) are refused like any other bad entry. */
+  private checkTree(commit: string, where: string, files: string[], directories: string[] = []): void {
+    const [problem, ...more] = treeProblems(files, directories).errors;
+    if (problem) {
+      throw this.refusedListing(
+        commit,
+        where,
+        more.length > 0 ? `${problem} (and ${more.length} more problems)` : problem,
+      );
+    }
+  }
+
+  /**
+   * The tree API, page by page (`Link: rel="next"`), bounded in pages and refusing a page it already had. Every
+   * entry's path, size and ids are checked before any use (src/source/listing.ts).
+   */
   private async listTree(commit: string): Promise<Map<string, Listed>> {
+    const where = `${this.endpoint}/api/models/${this.ref.repo}/tree/${commit}`;
     const out = new Map<string, Listed>();
-    const files = listFiles({
+    const files: string[] = [];
+    const directories: string[] = [];
+    const entries = listFiles({
       repo: this.ref.repo,
       revision: commit,
       recursive: true,
       hubUrl: this.endpoint,
-      fetch: pageGuard(this.http.fetch, {
+      fetch: pageGuard(this.apiFetch, {
         what: `the file listing of ${formatHfRef(this.ref, commit)} on ${this.endpoint}`,
         kind: 'hub',
         ...(this.opts.maxPages !== undefined ? { maxPages: this.opts.maxPages } : {}),
       }),
     });
-    for await (const f of files) {
-      if (f.type !== 'file') continue;
-      checkPath(this.ref, f.path);
-      const sha256 = f.lfs?.oid;
-      const hex = sha256 ?? f.oid;
-      if (!hex) {
-        throw new ModelcarError(
-          'hub',
-          `${formatHfRef(this.ref, commit)}: the listing gives no hash for ${f.path}`,
-          'check HF_ENDPOINT points at a Hugging Face Hub',
-        );
+    for await (const raw of entries) {
+      const f: TreeEntry | string | undefined = hubTreeEntry(raw as unknown);
+      if (typeof f === 'string') throw this.refusedListing(commit, where, f);
+      if (f === undefined) continue;
+      if (f.type === 'directory') {
+        directories.push(f.path);
+        continue;
       }
-      out.set(f.path, {
-        size: f.size,
-        expected: { size: f.size, algorithm: sha256 ? 'sha256' : 'git-sha1', hex: hex.toLowerCase() },
-      });
+      files.push(f.path);
+      const expected: ExpectedContent = f.sha256
+        ? { size: f.size, algorithm: 'sha256', hex: f.sha256 }
+        : { size: f.size, algorithm: 'git-sha1', hex: f.oid };
+      out.set(f.path, { size: f.size, expected });
     }
+    this.checkTree(commit, where, files, directories);
     return out;
   }
 
@@ -248,15 +277,20 @@ export class HfSource implements ModelSource {
     const ref = formatHfRef(this.ref, commit);
     const info = await modelInfo({
       hubUrl: this.endpoint,
-      fetch: this.http.fetch,
+      fetch: this.apiFetch,
       name: this.ref.repo,
       revision: commit,
       additionalFields: ['filePaths'],
     });
-    const paths = info.filePaths ?? [];
+    const paths: unknown[] = Array.isArray(info.filePaths) ? info.filePaths : [];
+    const where = `${this.endpoint}/api/models/${this.ref.repo}/revision/${commit}`;
+    for (const path of paths) {
+      const problem = relativePathProblem(path);
+      if (problem) throw this.refusedListing(commit, where, `${problem} (${JSON.stringify(path)})`);
+    }
+    this.checkTree(commit, where, paths as string[]);
     const out = new Map<string, Listed>();
-    await mapLimit(paths, RESOLVE_CONCURRENCY, async (path) => {
-      checkPath(this.ref, path);
+    await mapLimit(paths as string[], RESOLVE_CONCURRENCY, async (path) => {
       const r = await this.http.resolve(commit, path);
       const sha256 = r.linkedEtag && /^[0-9a-f]{64}$/i.test(r.linkedEtag) ? r.linkedEtag.toLowerCase() : undefined;
       const sha1 = !sha256 && r.etag && /^[0-9a-f]{40}$/i.test(r.etag) ? r.etag.toLowerCase() : undefined;
@@ -298,11 +332,18 @@ export class HfSource implements ModelSource {
       size: size - offset,
       ...(offset === 0 ? { expected } : {}),
     };
-    const cached = await this.cache?.find(commit, entry.path, expected.hex, size);
-    if (cached) return checkedStream(createReadStream(cached, { start: offset, highWaterMark: MiB }), check);
+    const cached = await this.cache?.open(commit, entry.path, expected.hex, size, offset);
+    if (cached) return checkedStream(cached, check);
     if (size === offset) return checkedStream(Readable.from([]), check);
     const resolved = await this.http.resolve(commit, entry.path);
     const label = `${formatHfRef(this.ref, commit)}: ${entry.path}`;
+    if (!isFileSize(resolved.size)) {
+      throw new ModelcarError(
+        'hub',
+        `${label}: the Hub's answer to HEAD on its resolve URL names no valid size (X-Linked-Size or Content-Length)`,
+        'check HF_ENDPOINT and any proxy between here and the Hub',
+      );
+    }
     if (resolved.size !== size) {
       throw new ModelcarError(
         'hub',
@@ -340,7 +381,7 @@ export class HfSource implements ModelSource {
       ...(this.opts.floor ? { floor: this.opts.floor } : {}),
     });
     // A partial file is never cached: the cache only holds whole, verified files.
-    const sink = offset === 0 ? await this.cache?.writer(commit, entry.path, expected.hex) : undefined;
+    const sink = offset === 0 ? await this.cache?.writer(commit, entry.path, expected.hex, size) : undefined;
     return checkedStream(download, { ...check, ...(sink ? { sink } : {}) });
   }
 
@@ -388,18 +429,6 @@ export function hubEndpoint(text: string): string {
   url.search = '';
   url.hash = '';
   return url.href.replace(/\/+$/, '');
-}
-
-/** Listing paths become paths in the image: refuse anything that could climb out of /models. */
-function checkPath(ref: HfRef, path: string): void {
-  const parts = path.split('/');
-  if (path === '' || parts.some((p) => p === '' || p === '.' || p === '..') || path.includes('\0')) {
-    throw new ModelcarError(
-      'hub',
-      `${formatHfRef(ref)}: the listing holds an unsafe path ${JSON.stringify(path)}`,
-      'check HF_ENDPOINT points at a Hugging Face Hub',
-    );
-  }
 }
 
 /** The model card's license: an SPDX-like id, several joined with OR, or the name of an "other" license. */

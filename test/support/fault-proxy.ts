@@ -3,9 +3,9 @@
  * own upstream connection and counts body bytes per direction and per request, and on demand: cuts the connection
  * after N body bytes (both sockets destroyed, as a dropped link does), stalls (stops forwarding, holds the socket),
  * forwards the body at a capped rate (throttle), or answers itself (503, 429 with Retry-After, 401 with the
- * registry's challenge) without forwarding anything, or rewrites the headers of the registry's answer (a Location
- * sent to another host). With `tls` it speaks https in front of the plain-http registry, as a TLS-terminating
- * front end does.
+ * registry's challenge) without forwarding anything, or rewrites the registry's answer (headers: a Location sent to
+ * another host; body: a manifest naming digests that are not digests). With `tls` it speaks https in front of the
+ * plain-http registry, as a TLS-terminating front end does.
  * The Host header is passed through, so the registry's Location URLs point back at the proxy.
  */
 
@@ -30,8 +30,15 @@ export type Fault =
       readonly headers?: Record<string, string>;
       readonly body?: string | Buffer;
     }
-  /** Forward, then change the registry's response headers before the client sees them. */
-  | { readonly kind: 'rewrite'; readonly headers: (h: IncomingHttpHeaders) => OutgoingHttpHeaders };
+  /**
+   * Forward, then change the registry's response headers (a Location sent to another host) and/or its body (a
+   * manifest naming digests that are not digests) before the client sees them.
+   */
+  | {
+      readonly kind: 'rewrite';
+      readonly headers?: (h: IncomingHttpHeaders) => OutgoingHttpHeaders;
+      readonly body?: (original: Buffer) => Buffer | string;
+    };
 
 interface Rule {
   readonly when: (req: ProxiedRequest) => boolean;
@@ -112,7 +119,20 @@ export async function startFaultProxy(
     });
     upstream.on('response', (up) => {
       record.status = up.statusCode;
-      res.writeHead(up.statusCode ?? 502, fault?.kind === 'rewrite' ? fault.headers(up.headers) : up.headers);
+      const headers = fault?.kind === 'rewrite' && fault.headers ? fault.headers(up.headers) : up.headers;
+      const rewriteBody = fault?.kind === 'rewrite' ? fault.body : undefined;
+      if (rewriteBody) {
+        const chunks: Buffer[] = [];
+        up.on('data', (d: Buffer) => chunks.push(d));
+        up.on('end', () => {
+          const body = Buffer.from(rewriteBody(Buffer.concat(chunks)));
+          record.received = body.length;
+          res.writeHead(up.statusCode ?? 502, { ...headers, 'content-length': String(body.length) });
+          res.end(body);
+        });
+        return;
+      }
+      res.writeHead(up.statusCode ?? 502, headers);
       up.on('data', (d: Buffer) => {
         record.received += d.length;
       });

@@ -53,6 +53,16 @@ export interface FileFaults {
   stallTimes?: number;
 }
 
+/** The JSON endpoints a hostile scenario can take over. */
+export type HubEndpoint = 'model-info' | 'tree' | 'commits';
+
+export interface HostileAnswers {
+  /** Changes the JSON the Hub sends for an endpoint (per page for the tree): `X` and `X/y`, sizes of -1, bad ids. */
+  rewrite?: Partial<Record<HubEndpoint, (json: unknown) => unknown>>;
+  /** Answers an endpoint with bytes of its own: an HTML login page, invalid JSON, a huge body. */
+  raw?: Partial<Record<HubEndpoint, { status?: number; contentType: string; body: string | Buffer }>>;
+}
+
 export interface RequestLog {
   readonly origin: 'hub' | 'cdn';
   readonly method: string;
@@ -150,6 +160,8 @@ export class HubDouble {
   readonly faults = new Map<string, FileFaults>();
   /** Per-response (so per-connection) body rate cap in bytes/s; 0 = none. */
   rateLimit = 0;
+  /** Scenario switches for hostile-server tests; empty = a well-behaved Hub. */
+  hostile: HostileAnswers = {};
   /** Open body responses right now and the most seen at once. */
   activeBodies = 0;
   maxActiveBodies = 0;
@@ -447,7 +459,7 @@ export class HubDouble {
     const expand = u.searchParams.getAll('expand');
     const body: Record<string, unknown> = expand.length ? { _id: full._id, id: full.id } : full;
     for (const key of expand) if (key in full) body[key] = full[key];
-    sendJson(res, 200, body);
+    this.sendApi('model-info', res, body);
   }
 
   private treeEntries(commit: StoredCommit): Record<string, unknown>[] {
@@ -500,7 +512,7 @@ export class HubDouble {
       next.searchParams.set('cursor', String(cursor + pageSize));
       headers.link = `<${this.url}${next.pathname}${next.search}>; rel="next"`;
     }
-    sendJson(res, 200, page, headers);
+    this.sendApi('tree', res, page, headers);
   }
 
   private pathsInfo(repo: StoredRepo, rev: string, body: Buffer, res: ServerResponse): void {
@@ -539,7 +551,24 @@ export class HubDouble {
       authors: [{ user: 'tester', avatar: '' }],
       date: c.date,
     }));
-    sendJson(res, 200, list);
+    this.sendApi('commits', res, list);
+  }
+
+  /** A 200 JSON answer of an API endpoint, unless a hostile scenario rewrites or replaces it. */
+  private sendApi(
+    endpoint: HubEndpoint,
+    res: ServerResponse,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): void {
+    const raw = this.hostile.raw?.[endpoint];
+    if (raw) {
+      res.writeHead(raw.status ?? 200, { 'content-type': raw.contentType, ...headers });
+      res.end(raw.body);
+      return;
+    }
+    const rewrite = this.hostile.rewrite?.[endpoint];
+    sendJson(res, 200, rewrite ? rewrite(structuredClone(body)) : body, headers);
   }
 
   /** 200 or 206 with Range, through the fault knobs. */

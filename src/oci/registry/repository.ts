@@ -11,7 +11,7 @@ import { debug } from '../../http/events.js';
 import { isTransientError, isTransientStatus, Retrier, retryAfterMs } from '../../http/retry.js';
 import { checkBlob, DigestCounter, digestOf } from '../digest-stream.js';
 import { MANIFEST_ACCEPT, MediaType } from '../media-types.js';
-import { formatRef, type RegistryRef } from '../reference.js';
+import { formatRef, isSafeReference, type RegistryRef } from '../reference.js';
 import type { BlobToPush, PushedBlob, Repository } from '../repository.js';
 import { type Descriptor, type ManifestBytes, manifestBytes } from '../spec.js';
 import { describeFailure, type RegistryClient } from './client.js';
@@ -62,6 +62,14 @@ export class RegistryRepository implements Repository {
   }
 
   private path(kind: 'blobs' | 'manifests', ref: string): string {
+    // Digests come from manifests and indexes a server sent: one that is not a digest never reaches a URL.
+    if (!isSafeReference(kind, ref)) {
+      throw new ModelcarError(
+        'integrity',
+        `${this.label}: refusing to fetch ${kind === 'blobs' ? 'blob' : 'manifest'} ${JSON.stringify(ref)}: not a ${kind === 'blobs' ? 'digest' : 'digest or tag'}`,
+        'the manifest or index that names it is malformed; rebuild or re-push that image',
+      );
+    }
     return `/v2/${this.ref.repository}/${kind}/${ref}`;
   }
 
