@@ -4,6 +4,13 @@ import { type Credentials, HttpClient, type Response } from '../http/client.js';
 import { redact } from '../http/redact.js';
 import { httpUrl } from '../http/url.js';
 import { describeBody, looksLikeHtml } from '../printable.js';
+import {
+  type ResponseContext,
+  readArtifactPage,
+  readModelArtifact,
+  readModelVersion,
+  readRegisteredModel,
+} from './responses.js';
 import { type TokenSource, tokenSource } from './token.js';
 import type {
   ApiError,
@@ -36,7 +43,9 @@ const MAX_PAGES = 1000;
 
 type Method = 'GET' | 'POST' | 'PATCH';
 
-interface CallOptions {
+interface CallOptions<T> {
+  /** Checks the JSON of a 2xx answer and gives it its type (src/registry-model/responses.ts). */
+  read: (json: unknown, where: ResponseContext) => T;
   query?: Record<string, string | undefined>;
   body?: unknown;
   /** Turn a JSON 404 into `undefined` (the find endpoints answer 404 when nothing matches). */
@@ -127,22 +136,30 @@ export class ModelRegistryClient {
   }
 
   findRegisteredModel(name: string): Promise<RegisteredModel | undefined> {
-    return this.call<RegisteredModel>('GET', '/registered_model', { query: { name }, notFoundIsEmpty: true });
+    return this.call('GET', '/registered_model', {
+      query: { name },
+      notFoundIsEmpty: true,
+      read: (json, where) => readRegisteredModel(json, where, { name }),
+    });
   }
 
   async createRegisteredModel(body: RegisteredModelCreate): Promise<RegisteredModel> {
-    return (await this.call<RegisteredModel>('POST', '/registered_models', { body })) as RegisteredModel;
+    const read = (json: unknown, where: ResponseContext) => readRegisteredModel(json, where, { name: body.name });
+    return (await this.call('POST', '/registered_models', { body, read })) as RegisteredModel;
   }
 
   findModelVersion(name: string, registeredModelId: string): Promise<ModelVersion | undefined> {
-    return this.call<ModelVersion>('GET', '/model_version', {
+    return this.call('GET', '/model_version', {
       query: { name, parentResourceId: registeredModelId },
       notFoundIsEmpty: true,
+      read: (json, where) => readModelVersion(json, where, { name, registeredModelId }),
     });
   }
 
   async createModelVersion(body: ModelVersionCreate): Promise<ModelVersion> {
-    return (await this.call<ModelVersion>('POST', '/model_versions', { body })) as ModelVersion;
+    const read = (json: unknown, where: ResponseContext) =>
+      readModelVersion(json, where, { name: body.name, registeredModelId: body.registeredModelId });
+    return (await this.call('POST', '/model_versions', { body, read })) as ModelVersion;
   }
 
   /** All model artifacts of a version, following `nextPageToken` to the end. */
@@ -158,8 +175,9 @@ export class ModelRegistryClient {
           'the Model Registry is broken or hostile; check its version and logs',
         );
       }
-      const page = (await this.call<ListPage<Artifact>>('GET', `/model_versions/${segment(modelVersionId)}/artifacts`, {
+      const page = (await this.call('GET', `/model_versions/${segment(modelVersionId)}/artifacts`, {
         query: { artifactType: 'model-artifact', pageSize: '100', nextPageToken },
+        read: readArtifactPage,
       })) as ListPage<Artifact>;
       for (const a of page.items ?? []) if (a.artifactType === 'model-artifact') out.push(a as ModelArtifact);
       // a server that repeats its token would loop forever; stop at the first repeat.
@@ -171,12 +189,13 @@ export class ModelRegistryClient {
 
   /** Creates the artifact and links it to the version in one call (what the Python client and the UI do). */
   async createModelVersionArtifact(modelVersionId: string, body: ModelArtifactCreate): Promise<ModelArtifact> {
-    return (await this.call<ModelArtifact>('POST', `/model_versions/${segment(modelVersionId)}/artifacts`, {
+    return (await this.call('POST', `/model_versions/${segment(modelVersionId)}/artifacts`, {
       body,
+      read: readModelArtifact,
     })) as ModelArtifact;
   }
 
-  private async call<T>(method: Method, path: string, options: CallOptions = {}): Promise<T | undefined> {
+  private async call<T>(method: Method, path: string, options: CallOptions<T>): Promise<T | undefined> {
     const url = new URL(this.apiBase.href + path);
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     const what = `${method} ${API_PATH}${path}`;
@@ -220,7 +239,7 @@ export class ModelRegistryClient {
             : 'check that --model-registry points at the Model Registry REST endpoint (https://<name>-rest.<domain>)',
         );
       }
-      return json as T;
+      return options.read(json, { server: this.displayUrl, request: what, scrub: (t) => this.scrub(t) });
     }
     const apiError = asApiError(json);
     if (status === 404 && apiError && options.notFoundIsEmpty) return undefined;

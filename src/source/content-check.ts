@@ -27,6 +27,11 @@ export interface CheckOptions {
   readonly sink?: VerifiedSink;
   /** What to tell the user on a mismatch; the default speaks of the Hub. */
   readonly mismatchHint?: string;
+  /**
+   * A last check once every byte has arrived and before the last one is released (a local file is the same file it
+   * was when listed): a rejection reaches the consumer as the stream's error.
+   */
+  readonly verify?: () => Promise<void>;
 }
 
 function startHash(expected: ExpectedContent): Hash {
@@ -53,7 +58,8 @@ class CheckedStream extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.seen += chunk.length;
     if (this.seen > this.opts.size) {
-      done(this.sizeError());
+      // A file that grew says so through its own check, when it has one.
+      (this.opts.verify?.() ?? Promise.resolve()).then(() => done(this.sizeError()), done);
       return;
     }
     this.hash?.update(chunk);
@@ -89,6 +95,7 @@ class CheckedStream extends Transform {
   }
 
   private async finish(): Promise<void> {
+    await this.opts.verify?.();
     if (this.seen !== this.opts.size) throw this.sizeError();
     const expected = this.opts.expected;
     if (expected && this.hash) {

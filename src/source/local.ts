@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { access, constants, lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { access, type FileHandle, lstat, open as openFile, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ModelcarError, messageOf } from '../errors.js';
@@ -160,25 +160,43 @@ export class LocalSource implements ModelSource {
   }
 
   async open(entry: SourceEntry, offset = 0): Promise<Readable> {
-    const path = this.files.get(entry.path)?.real ?? join(this.root, entry.path);
+    const listed = this.files.get(entry.path);
+    const path = listed?.real ?? join(this.root, entry.path);
+    let file: FileHandle;
+    try {
+      file = await openFile(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (e) {
+      throw new ModelcarError('source', `cannot read ${entry.path}: ${messageOf(e)}`, 'check the file permissions', {
+        cause: e,
+      });
+    }
+    // The file must still be the one listed, before and after every byte is read: a same-size rewrite in place
+    // changes neither size nor inode, only mtime and ctime, and would otherwise publish a mix of two versions.
+    const same = async () => {
+      const changed = listed && changedField(listed.identity, await file.stat());
+      if (changed) {
+        throw new ModelcarError(
+          'source',
+          `${entry.path} changed while it was read (its ${changed} changed since it was listed): the bytes read may mix two versions`,
+          'nothing was published; stop whatever writes to the model directory, then run the build again',
+        );
+      }
+    };
+    try {
+      await same();
+    } catch (e) {
+      await file.close();
+      throw e;
+    }
     // 1 MiB reads: fewer syscalls and hash updates than the 64 KiB default, measurably faster on multi-GB files.
-    const stream = createReadStream(path, { start: offset, highWaterMark: 1024 * 1024 });
-    await new Promise<void>((ok, fail) => {
-      stream.once('open', () => ok());
-      stream.once('error', (e) =>
-        fail(
-          new ModelcarError('source', `cannot read ${entry.path}: ${messageOf(e)}`, 'check the file permissions', {
-            cause: e,
-          }),
-        ),
-      );
-    });
+    const stream = file.createReadStream({ start: offset, highWaterMark: 1024 * 1024 });
     // A sha256 from the journal is a promise about bytes on disk: hold the file to it.
-    if (!entry.sha256 || offset !== 0) return stream;
+    const expected = entry.sha256 && offset === 0 ? entry.sha256 : undefined;
     return checkedStream(stream, {
       label: entry.path,
-      size: entry.size,
-      expected: { size: entry.size, algorithm: 'sha256', hex: entry.sha256 },
+      size: entry.size - offset,
+      verify: same,
+      ...(expected ? { expected: { size: entry.size, algorithm: 'sha256' as const, hex: expected } } : {}),
       mismatchHint:
         'the file differs from what an earlier run hashed under the same inode and times (a damaged journal?); nothing was published; delete ~/.cache/modelcar/journal.json and run again',
     });
@@ -188,4 +206,13 @@ export class LocalSource implements ModelSource {
     const file = this.files.get(entry.path);
     if (file) this.options.journal?.rememberFile(file.identity, sha256);
   }
+}
+
+/** Which part of a file's identity differs from what was listed, if any. */
+function changedField(listed: FileIdentity, now: Stats): string | undefined {
+  if (now.ino !== listed.ino || now.dev !== listed.dev) return 'inode';
+  if (now.size !== listed.size) return 'size';
+  if (now.mtimeMs !== listed.mtimeMs) return 'modification time';
+  if (now.ctimeMs !== listed.ctimeMs) return 'change time';
+  return undefined;
 }

@@ -24,6 +24,8 @@ export type Fault =
   | { readonly kind: 'stall'; readonly afterBytes: number }
   /** Forwards the request body at this rate, as a slow uplink does. */
   | { readonly kind: 'throttle'; readonly bytesPerSecond: number }
+  /** Stops forwarding the request body after `afterBytes`, calls `onHold`, and goes on when `until` settles. */
+  | { readonly kind: 'hold'; readonly afterBytes: number; readonly until: Promise<void>; readonly onHold?: () => void }
   | {
       readonly kind: 'respond';
       readonly status: number;
@@ -108,6 +110,9 @@ export async function startFaultProxy(
       agent: false,
     });
     let interrupted = false;
+    let released = false;
+    let holding = false;
+    const pending: Buffer[] = [];
     const kill = () => {
       upstream.destroy();
       req.socket.destroy();
@@ -139,6 +144,31 @@ export async function startFaultProxy(
       up.pipe(res);
     });
     req.on('data', (d: Buffer) => {
+      if (holding) {
+        // A drain may resume the request while it is held: keep what arrives until the hold ends.
+        pending.push(d);
+        req.pause();
+        return;
+      }
+      if (fault?.kind === 'hold' && !released && record.sent + d.length > fault.afterBytes) {
+        released = true;
+        holding = true;
+        const head = d.subarray(0, Math.max(0, fault.afterBytes - record.sent));
+        pending.push(d.subarray(head.length));
+        record.sent += head.length;
+        if (head.length > 0) upstream.write(head);
+        req.pause();
+        fault.onHold?.();
+        fault.until.then(() => {
+          holding = false;
+          for (const p of pending.splice(0)) {
+            record.sent += p.length;
+            upstream.write(p);
+          }
+          req.resume();
+        });
+        return;
+      }
       if (fault && (fault.kind === 'cut' || fault.kind === 'stall') && record.sent + d.length > fault.afterBytes) {
         interrupted = true;
         const head = d.subarray(0, Math.max(0, fault.afterBytes - record.sent));

@@ -35,6 +35,14 @@ export const OPENAPI_FILE = fileURLToPath(
 const PREFIX = '/api/model_registry/v1alpha3';
 
 export type AuthStyle = 'json' | 'text' | 'html';
+
+/** What a hostile server sends instead: JSON of any shape, or raw text. */
+export interface HostileAnswer {
+  status?: number;
+  contentType?: string;
+  /** A string is sent as it is; anything else as JSON. */
+  body: unknown;
+}
 export type EntityKind = 'registered-model' | 'model-version' | 'model-artifact';
 
 export interface RecordedRequest {
@@ -298,6 +306,12 @@ export class ModelRegistryDouble {
   failStatus: 500 | 503 = 500;
   /** Page size cap for list endpoints, to exercise pagination. */
   maxPageSize = 100;
+  /**
+   * A hostile or broken server, by operationId: the real answer (after the request was validated and the state
+   * changed) goes through this function and what it returns is sent instead, unchecked by the schema on purpose:
+   * `{}`, `[1,2,3]`, objects without `id`, ids like `../..`, HTML, invalid JSON.
+   */
+  hostile: Partial<Record<string, (real: { status: number; body: Json }) => HostileAnswer>> = {};
 
   readonly requests: RecordedRequest[] = [];
   readonly violations: string[] = [];
@@ -451,13 +465,22 @@ export class ModelRegistryDouble {
         return;
       }
     }
+    let real: { status: number; body: Json };
     try {
       const [status, out] = this.dispatch(op.operationId, params, query, body as Json);
-      reply(status, out);
+      real = { status, body: out };
     } catch (e) {
       if (!(e instanceof HttpError)) throw e;
-      fail(e.status, e.message);
+      real = { status: e.status, body: { code: STATUS_TEXT[e.status] ?? String(e.status), message: e.message } };
     }
+    const hostile = this.hostile[op.operationId];
+    if (hostile) {
+      const answer = hostile(structuredClone(real));
+      const text = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
+      send(answer.status ?? real.status, answer.contentType ?? 'application/json; charset=UTF-8', text);
+      return;
+    }
+    reply(real.status, real.body);
   }
 
   private checkResponse(op: Operation, status: number, body: Json): void {
