@@ -23,8 +23,10 @@ const doc = parse(readFileSync(OPENAPI_FILE, 'utf8')) as { components: { schemas
 function properties(name: string): Record<string, Json> {
   const out: Record<string, Json> = {};
   const walk = (node: Json): void => {
-    if (typeof node.$ref === 'string')
-      return walk(doc.components.schemas[node.$ref.split('/').pop() as string] as Json);
+    if (typeof node.$ref === 'string') {
+      walk(doc.components.schemas[node.$ref.split('/').pop() as string] as Json);
+      return;
+    }
     for (const part of (node.allOf as Json[] | undefined) ?? []) walk(part);
     Object.assign(out, node.properties ?? {});
   };
