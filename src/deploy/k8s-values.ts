@@ -15,6 +15,8 @@ export type K8sValueKind =
   | 'dns1035-label'
   /** Values of labels such as the Model Registry ids. */
   | 'label-value'
+  /** Keys of labels, annotations and taints: an optional RFC 1123 subdomain prefix and '/', then a name. */
+  | 'qualified-name'
   /** A resource.Quantity greater than zero: CPU, memory, volume sizes. */
   | 'quantity';
 
@@ -72,6 +74,12 @@ const RULES: Record<K8sValueKind, Rule> = {
     pattern: /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/,
     rule: "alphanumeric characters, '-', '_' or '.', starting and ending with an alphanumeric character",
   },
+  'qualified-name': {
+    what: 'qualified name',
+    max: 253 + 1 + 63,
+    pattern: new RegExp(`^(${LABEL}(\\.${LABEL})*/)?([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$`),
+    rule: "an optional DNS prefix and '/', then at most 63 alphanumeric characters, '-', '_' or '.', starting and ending with an alphanumeric character (e.g. nvidia.com/gpu.present)",
+  },
   quantity: {
     what: 'quantity',
     max: 64,
@@ -84,6 +92,9 @@ const RULES: Record<K8sValueKind, Rule> = {
 export function k8sValueProblem(kind: K8sValueKind, value: string): string | undefined {
   const r = RULES[kind];
   if (value.length > r.max) return `must be no more than ${r.max} characters`;
+  if (kind === 'qualified-name' && value.includes('/') && value.slice(0, value.indexOf('/')).length > 253) {
+    return 'its prefix must be no more than 253 characters';
+  }
   if (!r.pattern.test(value)) return `a ${r.what} must consist of ${r.rule}`;
   if (kind === 'quantity' && !/[1-9]/.test(value.replace(/[eE][+-]?[0-9]+$/, ''))) return 'must be greater than zero';
   return undefined;

@@ -3,6 +3,7 @@
  * spells them (`--node-selector KEY=VALUE`, `--toleration KEY[=VALUE]:EFFECT` as in `kubectl taint`). Pure parsing.
  */
 import { ModelcarError } from '../errors.js';
+import { k8sValueProblem } from './k8s-values.js';
 
 export interface Toleration {
   readonly key: string;
@@ -18,9 +19,9 @@ export interface Placement {
 
 export const NO_PLACEMENT: Placement = { nodeSelector: {}, tolerations: [] };
 
-/** A qualified label or taint key: optional DNS prefix, then a name of at most 63 characters. */
-const KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+// Kubernetes' rules for label and taint keys and values, from the one module that holds them.
+const isKey = (k: string) => k8sValueProblem('qualified-name', k) === undefined;
+const isValue = (v: string) => k8sValueProblem('label-value', v) === undefined;
 const EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
 
 function usage(message: string, hint: string): ModelcarError {
@@ -33,7 +34,7 @@ export function parseNodeSelector(items: readonly string[]): Record<string, stri
     const eq = item.indexOf('=');
     const key = eq < 0 ? item : item.slice(0, eq);
     const value = eq < 0 ? undefined : item.slice(eq + 1);
-    if (value === undefined || !KEY.test(key) || !VALUE.test(value)) {
+    if (value === undefined || !isKey(key) || !isValue(value)) {
       throw usage(
         `invalid --node-selector ${JSON.stringify(item)}`,
         'write LABEL=VALUE, e.g. --node-selector nvidia.com/gpu.present=true',
@@ -47,7 +48,7 @@ export function parseNodeSelector(items: readonly string[]): Record<string, stri
 export function parseToleration(item: string): Toleration {
   const m = /^([^=:]+)(?:=([^:]*))?:(\w+)$/.exec(item);
   const effect = EFFECTS.find((e) => e === m?.[3]);
-  if (!m || !effect || !KEY.test(m[1] as string) || (m[2] !== undefined && !VALUE.test(m[2]))) {
+  if (!m || !effect || !isKey(m[1] as string) || (m[2] !== undefined && !isValue(m[2]))) {
     throw usage(
       `invalid --toleration ${JSON.stringify(item)}`,
       'write KEY[=VALUE]:EFFECT as kubectl taint does, e.g. --toleration nvidia.com/gpu:NoSchedule (EFFECT: NoSchedule, PreferNoSchedule or NoExecute)',

@@ -5,13 +5,14 @@
  * rewrites the file, then lets the upload go on.
  */
 import assert from 'node:assert/strict';
-import { open } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { assertCleanFailure, modelcar } from '../support/cli.js';
+import { assertCleanFailure, buildJson, modelcar } from '../support/cli.js';
 import { type FaultProxy, isUploadPatch, startFaultProxy } from '../support/fault-proxy.js';
 import { MiB, removeTemp, tempDir, writeFiles } from '../support/fixtures.js';
 import { pseudoRandomBytes } from '../support/hub-double.js';
+import { layoutTags } from '../support/images.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
 
 const SIZE = 24 * MiB;
@@ -70,5 +71,24 @@ describe('a local file that changes while it is read', () => {
       headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
     });
     assert.equal(tag.status, 404, 'no tag');
+  });
+
+  it('a file name that would forge output is refused on one escaped line, and --exclude leaves it out', async () => {
+    const model = await writeFiles(join(work, 'named'), { 'config.json': '{"model_type":"test"}\n' });
+    const forged = 'notes\nplan: 1 files, 1 B in 1 layer -> oci:forged\x1b[2J';
+    await writeFile(join(model.dir, forged), 'x');
+    const out = join(work, 'named-out');
+    const args = ['build', model.dir, '--base', 'scratch', '--image-volume', '--no-journal', '--to', `oci:${out}:t`];
+    const r = await modelcar(args);
+    assertCleanFailure(
+      r,
+      /file path "notes\\nplan: .*\\u001b\[2J" cannot be put in an image: a path with a control character/,
+    );
+    assert.ok(!r.stderr.includes('\x1b'), 'no raw escape character');
+    assert.doesNotMatch(r.stderr, /^plan:/m, 'no forged line');
+    assert.match(r.stderr, /hint: rename the file, or leave it out with --exclude/);
+    assert.deepEqual(await layoutTags(out), []);
+    const built = await buildJson([...args.slice(1), '--exclude', 'notes*']);
+    assert.equal(built.files, 1);
   });
 });

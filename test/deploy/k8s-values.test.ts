@@ -1,7 +1,7 @@
 /**
  * The value rules against Kubernetes' own test tables: the good and bad cases below are those of
  * k8s.io/apimachinery pkg/util/validation/validation_test.go (TestIsDNS1123Label, TestIsDNS1123Subdomain,
- * TestIsDNS1035Label, TestIsValidLabelValue) and pkg/api/resource/quantity_test.go, so the module cannot drift into
+ * TestIsDNS1035Label, TestIsValidLabelValue, TestIsQualifiedName) and pkg/api/resource/quantity_test.go, so the module cannot drift into
  * rules of its own.
  */
 import assert from 'node:assert/strict';
@@ -70,6 +70,37 @@ const TABLE: Record<K8sValueKind, { good: string[]; bad: string[] }> = {
       '.starts.with.dot',
       'ends.with.dot.',
       '../..',
+    ],
+  },
+  'qualified-name': {
+    good: [
+      'simple',
+      'now-with-dashes',
+      '1-starts-with-num',
+      '1234',
+      'simple/simple',
+      'now-with-dashes/simple',
+      'now.with.dots/simple',
+      '1-num.2-num/3-num',
+      '1.2.3.4/5678',
+      'Uppercase_Is_OK_123',
+      'example.com/Uppercase_Is_OK_123',
+      'requests.storage-foo',
+      'nvidia.com/gpu.present',
+      'a'.repeat(63),
+      `${'a'.repeat(253)}/${'b'.repeat(63)}`,
+    ],
+    bad: [
+      'nospecialchars%^=@',
+      'cantendwithadash-',
+      '-cantstartwithadash-',
+      'only/one/slash',
+      'Example.com/abc',
+      'example_com/abc',
+      'example.com/',
+      '/simple',
+      'a'.repeat(64),
+      `${'a'.repeat(254)}/abc`,
     ],
   },
   quantity: {
