@@ -49,6 +49,8 @@ const CASES: RepoSpec = {
 
 type Entry = Record<string, unknown>;
 const ESC = '\x1b';
+/** A token of our own, searched for in every output: it goes to the Hub only and is never printed. */
+const HF_TOKEN = 'hf_hostileHub9c41d7e2TokenNeverPrinted';
 
 /** The tree rewrite that changes the entry at `path` with `change`. */
 const changeEntry = (path: string, change: (e: Entry) => void) => (json: unknown) =>
@@ -59,6 +61,7 @@ const changeEntry = (path: string, change: (e: Entry) => void) => (json: unknown
 
 function assertNoForgedOutput(r: CliResult): void {
   const all = r.stdout + r.stderr;
+  assert.ok(!all.includes(HF_TOKEN), 'the Hugging Face token is never printed');
   assert.ok(!all.includes(ESC), 'no raw escape character reaches the terminal');
   assert.doesNotMatch(all, /^(plan|files):/m, 'no forged line');
   assert.doesNotMatch(all, /NaN/, 'no NaN');
@@ -74,9 +77,10 @@ describe('a hostile Hub', () => {
   before(async () => {
     work = await tempDir();
     hub = await startHubDouble({ repos: [TINY, CASES] });
-    env = { HF_ENDPOINT: hub.url };
+    env = { HF_ENDPOINT: hub.url, HF_TOKEN };
   });
   after(async () => {
+    assert.equal(hub.cdnSawAuthorization, false, 'the token never went to the CDN');
     await hub?.close();
     await removeTemp(work);
   });

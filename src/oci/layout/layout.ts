@@ -53,6 +53,9 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** What an OCI layout directory holds, ours included (the lock); our temporaries are .partial-, .index- and .probe- files. */
+const LAYOUT_PARTS = new Set(['oci-layout', 'index.json', 'blobs', 'index.json.lock']);
+
 export class LayoutRepository implements Repository {
   readonly root: string;
   readonly label: string;
@@ -94,7 +97,10 @@ export class LayoutRepository implements Repository {
           'choose another path for oci:DIR',
         );
       if (st && !(await exists(join(this.root, 'oci-layout')))) {
-        const names = await readdir(this.root);
+        // Another build creating the same new layout at this moment leaves only layout parts here: not foreign.
+        const names = (await readdir(this.root)).filter(
+          (n) => !LAYOUT_PARTS.has(n) && !/^\.(partial|index|probe)-/.test(n),
+        );
         if (names.length > 0) {
           throw new ModelcarError(
             'destination',
@@ -103,13 +109,17 @@ export class LayoutRepository implements Repository {
           );
         }
       }
+      // oci-layout first, created once (O_EXCL): a concurrent writer of the same new layout sees a layout at once.
+      await makeDirs(this.root);
+      await writeFile(join(this.root, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}', { flag: 'wx' }).catch(
+        (e: NodeJS.ErrnoException) => {
+          if (e.code !== 'EEXIST') throw e;
+        },
+      );
       await makeDirs(join(this.root, 'blobs', 'sha256'));
       const probe = join(this.root, 'blobs', 'sha256', `.probe-${randomBytes(6).toString('hex')}`);
       await writeFile(probe, '');
       await rm(probe);
-      if (!(await exists(join(this.root, 'oci-layout')))) {
-        await writeFile(join(this.root, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-      }
       await this.readIndex();
       await removeLeftovers([this.root, join(this.root, 'blobs', 'sha256')]);
     } catch (e) {
